@@ -1,0 +1,1 @@
+"""gdlab's outer layer: the command line now, and the HTTP service to come."""
