@@ -1,0 +1,21 @@
+"""Plots as PNG or SVG bytes, with matplotlib's Figure API (never pyplot).
+
+Examples
+--------
+>>> from grader.engine import sweep
+>>> png = plot_sweep(sweep(), "png")
+>>> png[:4]
+b'\\x89PNG'
+"""
+
+from grader.engine.run import SweepResult
+from grader.plots.render import FORMATS, MEDIA_TYPES, format_from_path, render
+from grader.plots.sweep import sweep_figure
+
+
+def plot_sweep(result: SweepResult, fmt: str = "png") -> bytes:
+    """The sweep's figure (see :func:`sweep_figure`) encoded as ``fmt`` (png or svg)."""
+    return render(lambda: sweep_figure(result), fmt)
+
+
+__all__ = ["FORMATS", "MEDIA_TYPES", "format_from_path", "plot_sweep", "render", "sweep_figure"]

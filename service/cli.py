@@ -1,0 +1,310 @@
+"""The ``gdlab`` command line.
+
+``gdlab reference`` runs the reference engine: with no arguments, the course example
+(linear regression, plain gradient descent, learning rates 0.01, 0.1 and 0.5, 100 epochs)
+as a readable table, optionally as JSON and as a plot. Bad input is one line on stderr
+and exit status 2, never a traceback.
+
+Examples
+--------
+    gdlab reference
+    gdlab reference --init legacy --plot seed.png
+    gdlab reference --problem rosenbrock --optimizer adam --lr 0.01 0.05 --epochs 500
+    gdlab reference --optimizer sgd --set momentum=0.9 --set nesterov=true --json
+    gdlab reference --problem quadratic:condition=100 --schedule cosine:T_max=50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from grader.engine import (
+    CLIPS,
+    OPTIMIZERS,
+    PROBLEMS,
+    REGULARIZER_NAMES,
+    SCHEDULES,
+    Component,
+    RunSpec,
+    SpecError,
+    SweepResult,
+    plan_run,
+)
+from grader.engine.run import SEED_EPOCHS, SEED_LEARNING_RATES, execute
+from grader.limits import Limits
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+# --- parsing values ------------------------------------------------------------------
+
+
+def parse_value(text: str) -> float | int | bool:
+    """A command-line value: ``true``/``false``, an integer, or a float.
+
+    Examples
+    --------
+    >>> parse_value("true"), parse_value("10"), parse_value("1e-3")
+    (True, 10, 0.001)
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(lowered)
+    except ValueError:
+        pass
+    try:
+        return float(lowered)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a number or true/false") from None
+
+
+def parse_assignment(text: str) -> tuple[str, float | int | bool]:
+    """``NAME=VALUE`` into a pair, or :class:`UsageError`."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise UsageError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), parse_value(value)
+
+
+def parse_component(text: str) -> Component:
+    """``NAME`` or ``NAME:key=value,key=value`` into a :class:`Component`.
+
+    Examples
+    --------
+    >>> parse_component("step:step_size=10,gamma=0.5")
+    Component(name='step', options={'step_size': 10, 'gamma': 0.5})
+    """
+    name, _, rest = text.partition(":")
+    options = dict(parse_assignment(part) for part in rest.split(",") if part.strip())
+    return Component(name.strip(), options)
+
+
+def _number(text: str) -> float:
+    value = parse_value(text)
+    if isinstance(value, bool):
+        raise UsageError(f"{text!r} is not a number")
+    return float(value)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a whole number") from None
+
+
+# --- the reference command -------------------------------------------------------------
+
+
+def _add_reference(commands) -> None:
+    ref = commands.add_parser(
+        "reference",
+        help="run the reference engine (default: the course example)",
+        description="Run the reference gradient-descent engine over several learning rates.",
+        epilog=(
+            f"problems: {', '.join(PROBLEMS)}; optimizers: {', '.join(OPTIMIZERS)}; "
+            f"schedules: {', '.join(SCHEDULES)}; regularizers: {', '.join(REGULARIZER_NAMES)}; "
+            f"clipping: {', '.join(CLIPS)}. "
+            "Components take options as NAME:key=value,key=value."
+        ),
+    )
+    ref.add_argument("--problem", default="linear-regression", metavar="P[:OPTS]",
+                     help="problem, with options, e.g. quadratic:condition=100,dim=5")
+    ref.add_argument("--optimizer", default="sgd", metavar="O", help="optimizer (default sgd)")
+    ref.add_argument("--lr", nargs="+", type=_number, metavar="LR",
+                     default=list(SEED_LEARNING_RATES),
+                     help="learning rates (default 0.01 0.1 0.5)")
+    ref.add_argument("--epochs", type=_int, default=SEED_EPOCHS, help="epochs (default 100)")
+    ref.add_argument("--init", default="shared", help="shared (default) or legacy")
+    ref.add_argument("--seed", type=_int, default=None,
+                     help="draw data, start and batch order from this seed (default: classic)")
+    ref.add_argument("--x0", nargs="+", type=_number, metavar="X",
+                     help="explicit starting point")
+    ref.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="optimizer hyper-parameter (numbers, true/false); repeatable")
+    ref.add_argument("--schedule", default="constant", metavar="S[:OPTS]",
+                     help="learning-rate schedule, e.g. step:step_size=10,gamma=0.5")
+    ref.add_argument("--regularizer", default="none", metavar="R[:lam=L]",
+                     help="regulariser, e.g. l2:lam=0.01 or l1-prox:lam=0.1")
+    ref.add_argument("--clip", default="none", metavar="C[:OPTS]",
+                     help="gradient clipping, e.g. norm:max_norm=1 or value:clip_value=0.5")
+    ref.add_argument("--batch-size", type=_int, default=None,
+                     help="mini-batch size (data problems only)")
+    ref.add_argument("--tolerance", type=_number, default=1e-6,
+                     help="relative tolerance for convergence (default 1e-6)")
+    ref.add_argument("--json", action="store_true", help="print one JSON object")
+    ref.add_argument("--plot", metavar="FILE", help="write the plot to FILE.png or FILE.svg")
+    ref.set_defaults(handler=_reference)
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The :class:`RunSpec` that the ``reference`` arguments describe."""
+    problem = parse_component(args.problem)
+    return RunSpec(
+        problem=problem.name,
+        problem_options=problem.options,
+        optimizer=args.optimizer,
+        hyper=dict(parse_assignment(item) for item in args.set),
+        learning_rates=list(args.lr),
+        epochs=args.epochs,
+        init=args.init,
+        seed=args.seed,
+        x0=args.x0,
+        schedule=parse_component(args.schedule),
+        regularizer=parse_component(args.regularizer),
+        clip=parse_component(args.clip),
+        batch_size=args.batch_size,
+        tolerance=args.tolerance,
+    )
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def format_table(result: SweepResult) -> str:
+    """The human-readable report of a sweep: what ran, the stability facts, one row per lr."""
+    plan = result.plan
+    hyper = ", ".join(f"{k}={_fmt(v) if not isinstance(v, bool) else str(v).lower()}"
+                      for k, v in plan.hyper.items())
+    minimum = plan.problem.minimum
+    point = ", ".join(_fmt(x) for x in minimum.point)
+    lines = [
+        f"Problem    {plan.problem.name} ({', '.join(plan.problem.param_names)}): "
+        f"minimum loss {_fmt(minimum.value, 6)} at ({point})",
+        f"Optimizer  {plan.optimizer.name} ({hyper})",
+        f"Schedule   {plan.schedule.name}"
+        + (f" ({', '.join(f'{k}={v}' for k, v in plan.schedule_options.items())})"
+           if plan.schedule_options else ""),
+        f"Run        {plan.spec.epochs} epochs x {plan.steps_per_epoch} step(s), "
+        f"start {plan.spec.init}, seed {'classic' if plan.spec.seed is None else plan.spec.seed}",
+    ]
+    if plan.regularizer.active:
+        lines.append(f"Regularizer {plan.regularizer.kind} (lam={plan.regularizer.lam:g})")
+    if plan.clip.kind != "none":
+        lines.append(f"Clipping   {plan.clip.kind} {dict(plan.clip.options or {})}")
+    facts = result.stability
+    if facts is not None:
+        eig = ", ".join(_fmt(e) for e in facts.eigenvalues[:6])
+        lines += [
+            f"Stability  Hessian eigenvalues {eig} "
+            f"(condition number {_fmt(facts.condition_number)})",
+            f"           max stable lr for plain GD {_fmt(facts.gd_max_lr)} (2/lambda_max), "
+            f"best constant lr {_fmt(facts.gd_best_lr)}",
+            f"           heavy ball (mu {facts.momentum:g}) {_fmt(facts.heavy_ball_max_lr)}, "
+            f"Nesterov (mu {facts.momentum:g}) {_fmt(facts.nesterov_max_lr)}",
+            "           this optimizer: "
+            + (f"lr < {_fmt(facts.max_stable_lr)} ({facts.rule})"
+               if facts.max_stable_lr is not None else facts.rule),
+        ]
+    max_stable = facts.max_stable_lr if facts is not None else None
+    header = ("lr", "first loss", "final loss", "outcome", "steps to tol", "max stable lr")
+    rows = [header]
+    for run in result.runs:
+        losses = run.losses
+        stable = "-" if max_stable is None else (
+            f"{_fmt(max_stable)} ({'below' if run.lr < max_stable else 'ABOVE'})")
+        rows.append((
+            f"{run.lr:g}",
+            _fmt(float(losses[0])) if len(losses) else "-",
+            _fmt(float(losses[-1])) if len(losses) else "-",
+            run.outcome + (f" at step {run.diverged_at}" if run.diverged_at is not None else ""),
+            "-" if run.steps_to_tolerance is None else str(run.steps_to_tolerance),
+            stable,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines.append("")
+    for row in rows:
+        lines.append("  ".join(cell.rjust(width) if i in (0, 1, 2, 4) else cell.ljust(width)
+                               for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
+                     .rstrip())
+    return "\n".join(lines)
+
+
+def _reference(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    try:
+        limits = Limits.from_env()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    fmt = None
+    if args.plot:
+        from grader.plots import format_from_path  # matplotlib only when a plot is asked for
+
+        try:
+            fmt = format_from_path(args.plot)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    limits.check_spec(spec)
+    plan = plan_run(spec)
+    limits.check_plan(plan)
+    result = execute(plan)
+    if args.plot:
+        from grader.plots import plot_sweep
+
+        try:
+            Path(args.plot).write_bytes(plot_sweep(result, fmt))
+        except OSError as error:
+            raise UsageError(f"cannot write the plot to {args.plot}: {error.strerror}") from None
+    if args.json:
+        data = result.to_dict()
+        if args.plot:
+            data["plot"] = str(args.plot)
+        print(json.dumps(data, allow_nan=False))
+    else:
+        print(format_table(result))
+        if args.plot:
+            print(f"\nPlot written to {args.plot}")
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gdlab`` argument parser with all its subcommands."""
+    parser = _Parser(prog="gdlab", description="gdlab: grade gradient-descent exercises.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_reference(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.handler(args)
+    except (UsageError, SpecError) as error:
+        print(f"gdlab: error: {_one_line(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
