@@ -1,10 +1,14 @@
-"""Operational limits: the one place where gdlab decides how much work a request may ask for.
+"""Operational limits: the one place where gdlab decides how much work a request may cost.
 
 The engine itself only refuses what makes no sense (a negative learning rate, beta >= 1);
 how much computing one request may cost is policy, set here with safe defaults and
-overridable by the operator through environment variables (``GDLAB_MAX_EPOCHS`` ...).
-The command line and the service check every request against the same :class:`Limits`,
-and the service publishes them.
+overridable by the operator through environment variables: ``GDLAB_<NAME>`` for
+:class:`Limits` (reference runs, e.g. ``GDLAB_MAX_EPOCHS``) and ``GDLAB_SANDBOX_<NAME>``
+for :class:`SandboxLimits` (student code, e.g. ``GDLAB_SANDBOX_TIME_LIMIT``). The command
+line, the sandbox and the service all read them from here.
+
+This module is imported by the sandbox's runner, so it must not import the engine's
+optimizers: the engine types are only needed for type checking.
 """
 
 from __future__ import annotations
@@ -12,10 +16,48 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from grader.engine import RunSpec, SpecError
-from grader.engine.run import Plan
+from grader.engine.options import SpecError
+
+if TYPE_CHECKING:
+    from grader.engine.runs import Plan, RunSpec
+
+KiB = 1024
+MiB = 1024 * KiB
+_T = TypeVar("_T")
+
+
+def _from_env(cls: type[_T], prefix: str, environ: Mapping[str, str] | None) -> _T:
+    """Build ``cls`` from its defaults overridden by ``<prefix><FIELD>`` variables.
+
+    Numeric fields must be positive numbers; text fields are taken as written.
+
+    Raises
+    ------
+    ValueError
+        Naming the variable, if a value is not a positive number.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in fields(cls):  # type: ignore[arg-type]
+        variable = f"{prefix}{spec.name.upper()}"
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        if spec.type in ("str", str):
+            values[spec.name] = raw.strip()
+            continue
+        kind = int if spec.type in ("int", int) else float
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"{variable} must be a number, got {raw!r}") from None
+        if not value > 0 or not math.isfinite(value):
+            raise ValueError(f"{variable} must be a positive number, got {raw!r}")
+        values[spec.name] = value
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -52,22 +94,7 @@ class Limits:
         ValueError
             If a variable is not a positive number.
         """
-        environ = os.environ if environ is None else environ
-        values = {}
-        for spec in fields(cls):
-            raw = environ.get(f"GDLAB_{spec.name.upper()}")
-            if raw is None:
-                continue
-            kind = int if spec.type in ("int", int) else float
-            try:
-                value = kind(raw)
-            except ValueError:
-                variable = f"GDLAB_{spec.name.upper()}"
-                raise ValueError(f"{variable} must be a number, got {raw!r}") from None
-            if not value > 0:
-                raise ValueError(f"GDLAB_{spec.name.upper()} must be positive, got {raw!r}")
-            values[spec.name] = value
-        return cls(**values)
+        return _from_env(cls, "GDLAB_", environ)
 
     def to_dict(self) -> dict[str, float]:
         """JSON-ready copy."""
@@ -116,3 +143,73 @@ class Limits:
                 "this run is too large (epochs x learning rates x data size); "
                 "use fewer epochs, learning rates or data points",
             )
+
+
+def _default_slots() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one job of student code may use, and how many run at once.
+
+    Attributes
+    ----------
+    time_limit : float
+        Wall-clock seconds per job; the runner kills the job after it.
+    cpu_limit : int
+        CPU seconds per job (RLIMIT_CPU).
+    memory_limit : int
+        Bytes of address space a job may add to what the runner already maps (RLIMIT_AS).
+    output_limit : int
+        Bytes of the student's printed output kept; printing more ends the job.
+    result_limit : int
+        Bytes read back from one job; more ends it.
+    request_limit : int
+        Bytes of one job request (code and inputs).
+    code_limit : int
+        Bytes of source code.
+    file_size_limit : int
+        Largest file a job may write in its private /tmp (RLIMIT_FSIZE).
+    tmp_size : int
+        Size of a job's private /tmp.
+    open_files : int
+        Descriptors a job may hold (RLIMIT_NOFILE).
+    slots : int
+        Jobs running at once (default: the number of cores); each has its own user id.
+    queue : int
+        Jobs waiting for a slot; beyond that a job is refused at once as busy.
+    uid_base : int
+        User id of slot 0; slot i runs as ``uid_base + i``.
+    require : str
+        ``all`` refuses to start unless every isolation layer is available.
+    """
+
+    time_limit: float = 5.0
+    cpu_limit: int = 5
+    memory_limit: int = 512 * MiB
+    output_limit: int = 64 * KiB
+    result_limit: int = 32 * MiB
+    request_limit: int = 16 * MiB
+    code_limit: int = 64 * KiB
+    file_size_limit: int = 8 * MiB
+    tmp_size: int = 16 * MiB
+    open_files: int = 64
+    slots: int = field(default_factory=_default_slots)
+    queue: int = 64
+    uid_base: int = 61_000
+    require: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxLimits:
+        """Defaults overridden by ``GDLAB_SANDBOX_<NAME>`` variables, e.g.
+        ``GDLAB_SANDBOX_TIME_LIMIT=2`` or ``GDLAB_SANDBOX_REQUIRE=all``."""
+        limits = _from_env(cls, "GDLAB_SANDBOX_", environ)
+        if limits.require not in ("", "all"):
+            raise ValueError(
+                f"GDLAB_SANDBOX_REQUIRE must be 'all' or empty, got {limits.require!r}")
+        return limits
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return asdict(self)

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.engine import Component, RunSpec, make_problem, plan_run  # noqa: E402
-from grader.engine.run import _batches  # noqa: E402
+from grader.engine.runs import _batches  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 STEPS = 30

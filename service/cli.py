@@ -35,7 +35,7 @@ from grader.engine import (
     SweepResult,
     plan_run,
 )
-from grader.engine.run import SEED_EPOCHS, SEED_LEARNING_RATES, execute
+from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from grader.limits import Limits
 
 EXIT_USAGE = 2

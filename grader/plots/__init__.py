@@ -8,7 +8,7 @@ Examples
 b'\\x89PNG'
 """
 
-from grader.engine.run import SweepResult
+from grader.engine.runs import SweepResult
 from grader.plots.render import FORMATS, MEDIA_TYPES, format_from_path, render
 from grader.plots.sweep import sweep_figure
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader.engine import Component, RunSpec, plan_run, run, sweep
-from grader.engine.run import _batches
+from grader.engine.runs import _batches
 
 
 def _outcomes(result):

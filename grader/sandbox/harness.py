@@ -1,0 +1,226 @@
+"""The loops that call a student's entry point, inside the sandboxed child.
+
+A job names a *kind*; each kind is a pair ``prepare(job) -> context`` (run before the
+child isolates itself, so it may import what it needs) and ``execute(job, entry,
+context) -> (outputs, arrays)`` (run after, with the student's function). Everything the
+student's code returns is turned into float64 arrays here; what those arrays mean (a
+score, a verdict) is decided outside the sandbox.
+
+Kinds
+-----
+``update_rule``
+    For each run: ``params = x0``; at each step the *reference gradient* of the problem
+    at ``params`` (on the step's mini-batch, if any) is passed to
+    ``update(params, grad, lr, state, **hyper)``, whose return value becomes the next
+    ``params``. ``state`` is a dict kept between the steps of a run, empty at the first.
+    Returns each run's trajectory. The problem's code is imported for this kind only, and
+    no optimizer is: an update-rule child has no reference update rule in memory.
+``gradient``
+    For each run: gradient descent ``params -= lr * gradient(params, X, y)`` on the data
+    the job carries. Returns the trajectory and every gradient the student returned. No
+    problem code is imported: a gradient child has no reference gradient.
+``schedule``
+    For each run: ``lr_at(epoch, lr0, **hyper)`` for every epoch. Returns the rates.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+
+
+class ContractViolationError(Exception):
+    """The student's function returned something the contract does not allow."""
+
+
+def as_vector(value: Any, dim: int, what: str) -> Array:
+    """The student's return value as a float64 vector of ``dim`` entries, or
+    :class:`ContractViolationError` saying what was expected."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ContractViolationError(
+            f"{what} must return a numpy array of {dim} numbers, got {type(value).__name__}"
+        ) from error
+    if array.shape != (dim,):
+        if array.size == dim:
+            return array.reshape(dim)
+        raise ContractViolationError(
+            f"{what} must return an array of shape ({dim},), got shape {array.shape}"
+        )
+    return array
+
+
+def as_number(value: Any, what: str) -> float:
+    """The student's return value as a float, or :class:`ContractViolationError`."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise ContractViolationError(
+            f"{what} must return a number, got {type(value).__name__}") from error
+    return number
+
+
+class OutputLimitExceeded(BaseException):
+    """The student's code printed more than allowed (a BaseException, so that the
+    student's own ``except Exception`` cannot swallow it)."""
+
+
+class RunRecorder:
+    """Collects one run's arrays and how far it got; rows beyond the last step are dropped.
+
+    ``rows_offset`` says how many rows an array has beyond the number of completed steps
+    (a trajectory has one more row than steps: the start).
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.steps = 0
+        self.stopped: str | None = None
+        self.error: dict[str, Any] | None = None
+        self._arrays: dict[str, tuple[Array, int]] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], rows_offset: int) -> Array:
+        """A new array reported as ``name_<index>``."""
+        array = np.zeros(shape)
+        self._arrays[f"{name}_{self.index}"] = (array, rows_offset)
+        return array
+
+    def outputs(self) -> dict[str, Any]:
+        """What the run reports in the result header."""
+        return {"steps": self.steps, "stopped": self.stopped, "error": self.error}
+
+    def arrays(self) -> dict[str, Array]:
+        """The arrays, cut to the completed steps."""
+        return {name: array[: self.steps + offset]
+                for name, (array, offset) in self._arrays.items()}
+
+
+def each_run(job: dict[str, Any], body: Callable[[RunRecorder, dict[str, Any]], None],
+             describe: Callable[[BaseException], dict[str, Any]]):
+    """Call ``body`` for every run of ``job``; an exception ends that run (recorded through
+    ``describe``) and the next run starts. Returns ``(header outputs, arrays)``."""
+    outputs, arrays = [], {}
+    for index, run in enumerate(job["runs"]):
+        recorder = RunRecorder(index)
+        try:
+            with np.errstate(all="ignore"):
+                body(recorder, run)
+        except OutputLimitExceeded:
+            raise
+        except BaseException as error:  # the student's code may raise anything
+            recorder.stopped = "error"
+            recorder.error = describe(error)
+        outputs.append(recorder.outputs())
+        arrays.update(recorder.arrays())
+    return {"runs": outputs}, arrays
+
+
+# --- update_rule -------------------------------------------------------------------------
+
+
+def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> Any:
+    """Build the job's problem (see :func:`load`)."""
+    problems = importlib.import_module("grader.engine.problems")
+    spec = job["problem"]
+    return problems.make_problem(spec["name"], spec.get("options") or {}, spec.get("seed"))
+
+
+def execute_update_rule(job, arrays, entry: Callable[..., Any], problem, describe):
+    """Run ``entry`` as the update rule of every run; see the module docstring."""
+
+    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
+        rates = arrays[f"lrs_{rec.index}"]
+        batches = arrays.get(f"batches_{rec.index}")
+        hyper = dict(run.get("hyper") or {})
+        trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
+        trajectory[0] = params
+        state: dict[str, Any] = {}
+        for step in range(len(rates)):
+            grad = problem.grad(params, None if batches is None else batches[step])
+            new = entry(params.copy(), grad, float(rates[step]), state, **hyper)
+            params = as_vector(new, params.size, "update")
+            trajectory[step + 1] = params
+            rec.steps = step + 1
+            if not np.all(np.isfinite(params)):
+                rec.stopped = "non-finite"
+                return
+
+    return each_run(job, body, describe)
+
+
+# --- gradient ------------------------------------------------------------------------
+
+
+def execute_gradient(job, arrays, entry, context, describe):
+    """Gradient descent with the student's gradient; see the module docstring."""
+    X, y = arrays["X"], arrays["y"]
+
+    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
+        rates = arrays[f"lrs_{rec.index}"]
+        trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
+        gradients = rec.array("gradients", (len(rates), params.size), 0)
+        trajectory[0] = params
+        for step in range(len(rates)):
+            grad = as_vector(entry(params.copy(), X.copy(), y.copy()), params.size, "gradient")
+            gradients[step] = grad
+            params = params - float(rates[step]) * grad
+            trajectory[step + 1] = params
+            rec.steps = step + 1
+            if not (np.all(np.isfinite(params)) and np.all(np.isfinite(grad))):
+                rec.stopped = "non-finite"
+                return
+
+    return each_run(job, body, describe)
+
+
+# --- schedule ------------------------------------------------------------------------
+
+
+def execute_schedule(job, arrays, entry, context, describe):
+    """The student's learning rate for every epoch; see the module docstring."""
+
+    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+        lr0, epochs = float(run["lr0"]), int(run["epochs"])
+        hyper = dict(run.get("hyper") or {})
+        rates = rec.array("rates", (epochs,), 0)
+        for epoch in range(epochs):
+            rates[epoch] = as_number(entry(epoch, lr0, **hyper), "the schedule")
+            rec.steps = epoch + 1
+            if not math.isfinite(rates[epoch]):
+                rec.stopped = "non-finite"
+                return
+
+    return each_run(job, body, describe)
+
+
+def _no_context(job: dict[str, Any], arrays: dict[str, Array]) -> None:
+    return None
+
+
+#: Modules a kind's children import before they isolate themselves: the update-rule
+#: loop needs the problems' gradients; no kind may import what it grades.
+MODULES = {"update_rule": ("grader.engine.problems",), "gradient": (), "schedule": ()}
+
+
+def load(kind: str) -> None:
+    """Import what ``kind`` needs (in a standby child, before it isolates itself)."""
+    for module in MODULES[kind]:
+        importlib.import_module(module)
+
+
+#: kind -> (prepare, execute)
+KINDS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "update_rule": (prepare_update_rule, execute_update_rule),
+    "gradient": (_no_context, execute_gradient),
+    "schedule": (_no_context, execute_schedule),
+}

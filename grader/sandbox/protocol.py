@@ -1,0 +1,156 @@
+"""Frames: how jobs and results travel, as a JSON header plus raw float64 buffers.
+
+Never pickle, never eval: a frame is ``MAGIC`` (4 bytes), the header length (4 bytes, big
+endian), the header (UTF-8 JSON object) and then the raw bytes of every array the header
+lists, in order. Arrays are little-endian float64 (or int64 for indices in job inputs),
+at most three dimensions; the reader checks every size against the bytes it actually has
+and refuses anything else, so a forged or truncated frame is an error, not a crash.
+
+The runner speaks to its clients with small messages on a UNIX socket:
+
+- a request is a 16-byte preamble (``MAGIC``, version, operation, the job's kind, a zero
+  byte, the payload length as 8 bytes) followed, for ``run``, by a job frame; the kind is
+  all the runner learns of a job;
+- a response is a sequence of chunks, each a type byte and a 4-byte length: ``D`` chunks
+  carry the job's result frame as the child wrote it, one ``E`` chunk (JSON) ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+MAGIC = b"GDLB"
+VERSION = 1
+OP_RUN, OP_STATUS = 1, 2
+#: Job kinds, by their number in the preamble.
+KINDS = ("update_rule", "gradient", "schedule")
+PREAMBLE = struct.Struct(">4sBBBxQ")
+CHUNK = struct.Struct(">cI")
+MAX_HEADER = 1 << 20
+MAX_DIMS = 3
+_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_DTYPES = {"<f8": np.dtype("<f8"), "<i8": np.dtype("<i8")}
+
+
+class FrameError(ValueError):
+    """A frame that is malformed, forged or larger than allowed."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame: its JSON header (without the array table) and its arrays."""
+
+    header: dict[str, Any]
+    arrays: dict[str, npt.NDArray[Any]]
+
+
+def encode(header: Mapping[str, Any], arrays: Mapping[str, npt.ArrayLike] | None = None) -> bytes:
+    """Encode a header and named arrays into one frame.
+
+    Examples
+    --------
+    >>> frame = encode({"kind": "demo"}, {"x": np.arange(3.0)})
+    >>> decode(frame, max_bytes=1024).arrays["x"]
+    array([0., 1., 2.])
+    """
+    table, buffers = [], []
+    for name, value in (arrays or {}).items():
+        array = np.asarray(value)
+        dtype = "<i8" if array.dtype.kind in "iu" else "<f8"
+        array = np.ascontiguousarray(array, dtype=_DTYPES[dtype])
+        table.append({"name": name, "dtype": dtype, "shape": list(array.shape)})
+        buffers.append(array.tobytes())
+    text = json.dumps({**header, "arrays": table}, allow_nan=False, separators=(",", ":"))
+    head = text.encode()
+    return b"".join([MAGIC, struct.pack(">I", len(head)), head, *buffers])
+
+
+def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
+           dtypes: tuple[str, ...] = ("<f8",)) -> Frame:
+    """Decode and check a frame.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The whole frame.
+    max_bytes : int
+        Refuse frames larger than this.
+    dtypes : tuple of str
+        Array types allowed (results: float64 only).
+
+    Raises
+    ------
+    FrameError
+        For anything not exactly a well-formed frame within the limits.
+    """
+    view = memoryview(data)
+    if len(view) > max_bytes:
+        raise FrameError(f"frame of {len(view)} bytes exceeds the limit of {max_bytes}")
+    if len(view) < 8 or bytes(view[:4]) != MAGIC:
+        raise FrameError("not a gdlab frame")
+    (length,) = struct.unpack(">I", view[4:8])
+    if length > MAX_HEADER or 8 + length > len(view):
+        raise FrameError("header length out of range")
+    try:
+        header = json.loads(bytes(view[8 : 8 + length]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise FrameError("header is not UTF-8 JSON") from None
+    if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
+        raise FrameError("header must be an object with an array table")
+    table = header.pop("arrays")
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    offset = 8 + length
+    for entry in table:
+        name, dtype, shape = _check_entry(entry, dtypes)
+        if name in arrays:
+            raise FrameError(f"array {name!r} appears twice")
+        nbytes = _DTYPES[dtype].itemsize * int(np.prod(shape, dtype=np.int64))
+        if offset + nbytes > len(view):
+            raise FrameError(f"array {name!r} runs past the end of the frame")
+        arrays[name] = np.frombuffer(view[offset : offset + nbytes], dtype=_DTYPES[dtype]
+                                     ).reshape(shape)
+        offset += nbytes
+    if offset != len(view):
+        raise FrameError("trailing bytes after the last array")
+    return Frame(header, arrays)
+
+
+def _check_entry(entry: Any, dtypes: tuple[str, ...]) -> tuple[str, str, tuple[int, ...]]:
+    if not isinstance(entry, dict):
+        raise FrameError("array table entries must be objects")
+    name, dtype, shape = entry.get("name"), entry.get("dtype"), entry.get("shape")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise FrameError("bad array name")
+    if dtype not in dtypes:
+        raise FrameError(f"array {name!r} has a type that is not allowed")
+    if (not isinstance(shape, list) or len(shape) > MAX_DIMS
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31
+                       for n in shape)):
+        raise FrameError(f"array {name!r} has a bad shape")
+    return name, dtype, tuple(shape)
+
+
+def preamble(op: int, payload_length: int = 0, kind: str = KINDS[0]) -> bytes:
+    """The 16 bytes that open every request."""
+    return PREAMBLE.pack(MAGIC, VERSION, op, KINDS.index(kind), payload_length)
+
+
+def parse_preamble(data: bytes) -> tuple[int, str, int]:
+    """``(op, kind, payload_length)`` of a request preamble, or :class:`FrameError`."""
+    magic, version, op, kind, length = PREAMBLE.unpack(data)
+    if magic != MAGIC or version != VERSION or op not in (OP_RUN, OP_STATUS) or kind >= len(KINDS):
+        raise FrameError("not a gdlab request")
+    return op, KINDS[kind], length
+
+
+def chunk(kind: bytes, payload: bytes = b"") -> bytes:
+    """One response chunk: ``D`` (result bytes) or ``E`` (the closing JSON)."""
+    return CHUNK.pack(kind, len(payload)) + payload
