@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -283,11 +284,42 @@ def _reference(args: argparse.Namespace) -> int:
 # --- entry point ---------------------------------------------------------------------
 
 
+# --- the sandbox server ----------------------------------------------------------------
+
+
+def _add_sandbox_server(commands) -> None:
+    server = commands.add_parser(
+        "sandbox-server",
+        help="run the sandbox runner on a UNIX socket (for a separate container)",
+        description=(
+            "Run the sandbox runner, where student code runs, listening on a UNIX socket. "
+            "Limits come from GDLAB_SANDBOX_* variables; no other variable of this "
+            "environment reaches it."
+        ),
+    )
+    server.add_argument("--socket", required=True, help="path of the UNIX socket")
+    server.add_argument("--socket-mode", default="600",
+                        help="octal permissions of the socket (default 600)")
+    server.set_defaults(handler=_sandbox_server)
+
+
+def _sandbox_server(args: argparse.Namespace) -> int:
+    from grader.sandbox.client import runner_environment
+
+    settings = {k: v for k, v in os.environ.items() if k.startswith("GDLAB_SANDBOX_")}
+    command = [sys.executable, "-m", "grader.sandbox.runner", "--socket", args.socket,
+               "--socket-mode", args.socket_mode]
+    # A fresh interpreter: numpy's thread pools are pinned before it is imported, and
+    # nothing of this process (its environment, its memory) is inherited by the runner.
+    os.execve(sys.executable, command, runner_environment(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gdlab`` argument parser with all its subcommands."""
     parser = _Parser(prog="gdlab", description="gdlab: grade gradient-descent exercises.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_reference(commands)
+    _add_sandbox_server(commands)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Shared test configuration."""
 
-# tests/golden holds data and a verbatim copy of the course script, which runs (and draws
-# with pyplot) when imported: never collect it.
-collect_ignore = ["golden"]
+# Never collect (or import) these: tests/golden holds data and a verbatim copy of the course
+# script, which runs and draws with pyplot when imported; tests/sandbox/attacks holds
+# hostile submissions (fork bombs, segfaults) meant to run only inside the sandbox.
+collect_ignore = ["golden", "sandbox/attacks"]

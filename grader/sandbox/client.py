@@ -287,7 +287,10 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) ->
 def runner_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment a runner gets: no secret of the process that starts it."""
     env = {"PATH": os.defpath, "LANG": "C.UTF-8",
-           "PYTHONPATH": str(Path(grader.__file__).resolve().parent.parent)}
+           "PYTHONPATH": str(Path(grader.__file__).resolve().parent.parent),
+           # the runner pins these itself before importing numpy; set here as well so
+           # that they hold from the interpreter's first instruction
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.update({name: os.environ[name] for name in _PASSED_TO_RUNNER if name in os.environ})
     env.update(extra or {})
     return env

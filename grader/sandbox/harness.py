@@ -43,6 +43,10 @@ class ContractViolationError(Exception):
 def as_vector(value: Any, dim: int, what: str) -> Array:
     """The student's return value as a float64 vector of ``dim`` entries, or
     :class:`ContractViolationError` saying what was expected."""
+    if value is None:
+        raise ContractViolationError(
+            f"{what} returned None (a missing return statement?); it must return a numpy "
+            f"array of {dim} numbers")
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

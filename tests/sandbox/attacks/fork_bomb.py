@@ -1,0 +1,11 @@
+"""expect: forbidden
+A fork bomb."""
+
+import os
+
+while True:
+    os.fork()
+
+
+def update(params, grad, lr, state, **hyper):
+    return params
