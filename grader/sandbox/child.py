@@ -184,6 +184,67 @@ def _receive_assignment(control: socket.socket) -> tuple[int, int, int]:
     return slot, length, fds[0]
 
 
+def _wait_until_adopted_by(runner_pid: int) -> None:
+    """A child made by the zygote belongs to the runner once its first parent has exited
+    (the runner is a subreaper); PDEATHSIG must be armed only then."""
+    deadline = time.monotonic() + 2
+    while os.getppid() != runner_pid:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the runner did not adopt this child")
+        time.sleep(0.0002)
+
+
+def zygote_main(control: socket.socket, plan: ChildPlan, limits: SandboxLimits) -> NoReturn:
+    """Make standby children for the kinds that must not inherit the runner's memory.
+
+    The zygote is forked by the runner before the runner imports anything a kind grades.
+    For each request (one byte: the kind) it forks twice; the grandchild becomes the
+    standby and, once its parent has exited, the runner's own child (the runner is a
+    subreaper). The runner receives the grandchild's pid with its control socket and
+    result pipe.
+    """
+    try:
+        signal.set_wakeup_fd(-1)
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        close_fds({control.fileno()})
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        if "pdeathsig" in plan.layers:
+            from grader.sandbox.layers import PR_SET_PDEATHSIG, prctl  # noqa: PLC0415
+
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        while request := control.recv(1):
+            kind = protocol.KINDS[request[0]]
+            runner_end, child_end = socket.socketpair()
+            result_read, result_write = os.pipe()
+            pid_read, pid_write = os.pipe()
+            first = os.fork()
+            if first == 0:
+                second = os.fork()
+                if second == 0:
+                    control.close()
+                    runner_end.close()
+                    for fd in (result_read, pid_read, pid_write):
+                        os.close(fd)
+                    standby_main(child_end.fileno(), result_write, kind, plan, limits)
+                os.write(pid_write, struct.pack(">q", second))
+                os._exit(0)
+            os.waitpid(first, 0)
+            os.close(pid_write)
+            (pid,) = struct.unpack(">q", os.read(pid_read, 8))
+            os.close(pid_read)
+            child_end.close()
+            os.close(result_write)
+            socket.send_fds(control, [struct.pack(">q", pid)], [runner_end.fileno(), result_read])
+            runner_end.close()
+            os.close(result_read)
+    finally:
+        os._exit(0)
+
+
 def standby_main(control_fd: int, result_fd: int, kind: str, plan: ChildPlan,
                  limits: SandboxLimits) -> NoReturn:
     """Everything a child does, from the fork to its exit; never returns."""
@@ -199,6 +260,7 @@ def standby_main(control_fd: int, result_fd: int, kind: str, plan: ChildPlan,
         os.close(null)
         prepare = harness.KINDS[kind][0]
         harness.load(kind)
+        _wait_until_adopted_by(plan.runner_pid)
         isolate(plan)
         control = socket.socket(fileno=control_fd)
         slot, length, conn_fd = _receive_assignment(control)

@@ -211,13 +211,19 @@ def _no_context(job: dict[str, Any], arrays: dict[str, Array]) -> None:
     return None
 
 
-#: Modules a kind's children import before they isolate themselves: the update-rule
-#: loop needs the problems' gradients; no kind may import what it grades.
+#: Modules a kind's loop needs: the update-rule loop computes the problems' gradients.
 MODULES = {"update_rule": ("grader.engine.problems",), "gradient": (), "schedule": ()}
+#: Modules a kind's children must never have in memory: what that kind grades (the
+#: reference optimizers, gradients, schedules) and what would compute it.
+FORBIDDEN = {
+    "update_rule": ("grader.engine.optimizers", "grader.engine.runs"),
+    "gradient": ("grader.engine.problems", "grader.engine.runs"),
+    "schedule": ("grader.engine.schedules", "grader.engine.runs"),
+}
 
 
 def load(kind: str) -> None:
-    """Import what ``kind`` needs (in a standby child, before it isolates itself)."""
+    """Import what ``kind`` needs (a no-op where the process forking it already has)."""
     for module in MODULES[kind]:
         importlib.import_module(module)
 

@@ -22,8 +22,8 @@ no-new-privs        no privilege gain through exec of set-uid files             
 pdeathsig           SIGKILL when the runner dies (set after the uid change, which   -
                     clears it)
 seccomp             sockets other than AF_UNIX, process or thread creation, exec,   libseccomp
-                    ptrace, unshare/setns, mount, bpf, keyctl, io_uring and a few
-                    more kill the process (reported as ``forbidden``)
+                    ptrace, unshare/setns, mount, bpf, keyctl, io_uring, sending
+                    signals and a few more kill the process (``forbidden``)
 empty-env           no environment variables                                      -
 ==================  ==========================================================  ============
 
@@ -81,6 +81,9 @@ BLOCKED_SYSCALLS = (
     "perf_event_open", "userfaultfd", "kexec_load", "kexec_file_load",
     "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "acct", "quotactl", "name_to_handle_at", "open_by_handle_at", "lookup_dcookie",
+    # no signal to anyone, not even where the per-slot user id is missing
+    "kill", "tkill", "tgkill", "pidfd_send_signal", "pidfd_open", "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
 )
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -7,6 +7,11 @@ all of its parent's memory, so the runner holds nothing secret. It has numpy imp
 BLAS thread runs deadlocks), the sandbox's own code, and nothing else of gdlab's — no
 reference optimizer, gradient or schedule, no results, no tokens, no database.
 
+Before it imports what the update-rule loop needs (the problems' gradients) it forks a
+*zygote*: kinds that must not have those in memory (a gradient exercise grades exactly
+that) get their children from the zygote instead (see
+:func:`grader.sandbox.child.zygote_main`).
+
 It never reads a job's payload either. For each connection it reads a 16-byte preamble
 (which says the job's kind); when a slot is free it hands the connection to a child of
 that kind, forked ahead of time and already isolated (see :mod:`grader.sandbox.child`),
@@ -39,6 +44,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import sys
 import tempfile
 import termios
@@ -49,9 +55,16 @@ from typing import Any
 
 import grader
 from grader.limits import SandboxLimits
-from grader.sandbox import child, layers, protocol
+from grader.sandbox import child, harness, layers, protocol
 
 RUNNER_VERSION = "1"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class _Zygote:
+    pid: int
+    sock: socket.socket
 
 
 @dataclass
@@ -150,9 +163,13 @@ def child_plan(
 class Runner:
     """The fork server's state and event loop; see the module docstring."""
 
-    def __init__(self, listener: socket.socket, limits: SandboxLimits, plan: layers.ChildPlan,
-                 report: dict[str, str | None]) -> None:
+    def __init__(self, listener: socket.socket, *, limits: SandboxLimits,
+                 plan: layers.ChildPlan, report: dict[str, str | None], zygote: _Zygote,
+                 direct_kinds: set[str]) -> None:
         self.listener = listener
+        self.zygote = zygote
+        self.direct_kinds = direct_kinds
+        self.exit_code = 0
         self.limits = limits
         self.plan = plan
         self.report = report
@@ -195,13 +212,15 @@ class Runner:
             "jobs": self.stats.jobs,
             "busy_refusals": self.stats.busy_refusals,
             "children": sorted(self.jobs),
+            "zygote": self.zygote.pid,
             "limits": self.limits.to_dict(),
         }
 
     # --- the loop ----------------------------------------------------------------------
 
-    def serve(self) -> None:
-        """Serve until SIGTERM/SIGINT; then kill every child and return."""
+    def serve(self) -> int:
+        """Serve until SIGTERM/SIGINT (exit status 0) or until the zygote dies (1); then
+        kill every child and return the exit status."""
         self._fill_standby()
         while not self.stopping:
             timeout = self._next_timeout()
@@ -223,6 +242,7 @@ class Runner:
             self._start_waiting()
             self._fill_standby()
         self._shutdown()
+        return self.exit_code
 
     def _next_timeout(self) -> float | None:
         now = time.monotonic()
@@ -297,6 +317,8 @@ class Runner:
             self._start(waiting.sock, waiting.kind, waiting.length)
 
     def _fork_standby(self, kind: str) -> _Standby:
+        if kind not in self.direct_kinds:
+            return self._standby_from_zygote(kind)
         control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -305,6 +327,14 @@ class Runner:
         child_end.close()
         os.close(write_end)
         return _Standby(pid, control, read_end)
+
+    def _standby_from_zygote(self, kind: str) -> _Standby:
+        self.zygote.sock.sendall(bytes([protocol.KINDS.index(kind)]))
+        message, fds, _, _ = socket.recv_fds(self.zygote.sock, 8, 2)
+        if len(message) != 8 or len(fds) != 2:
+            raise RuntimeError("the zygote stopped answering")
+        (pid,) = struct.unpack(">q", message)
+        return _Standby(pid, socket.socket(fileno=fds[0]), fds[1])
 
     def _fill_standby(self) -> None:
         """Keep one child of every kind ready (not in a tight loop if they keep failing)."""
@@ -388,7 +418,7 @@ class Runner:
             job.killed = reason
 
     def _reap(self) -> None:
-        while self.jobs:
+        while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
@@ -396,6 +426,13 @@ class Runner:
             if pid == 0:
                 return
             job = self.jobs.get(pid)
+            if pid == self.zygote.pid:
+                if not self.stopping:
+                    print("gdlab sandbox: the zygote died; stopping so that the runner is "
+                          "started again", file=sys.stderr, flush=True)
+                    self.exit_code = 1
+                    self.stopping = True
+                continue
             if job is None:
                 self._standby_died(pid, status)
                 continue
@@ -464,6 +501,9 @@ class Runner:
             self._relay(job)
 
     def _shutdown(self) -> None:
+        self.zygote.sock.close()  # the zygote exits when its socket closes
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.zygote.pid, signal.SIGKILL)
         for standby in self.standby.values():
             try:
                 os.kill(standby.pid, signal.SIGKILL)
@@ -544,9 +584,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     child.warm_up()
-    # Everything allocated so far is moved out of the collector's reach: otherwise the
-    # first collection in every child touches every object, copying the whole heap.
-    gc.freeze()
     if _threads() != 1:
         print(f"gdlab sandbox: the runner must be single-threaded before it forks, but has "
               f"{_threads()} threads (was numpy imported before the BLAS pools were pinned?)",
@@ -561,16 +598,41 @@ def main(argv: list[str] | None = None) -> int:
                   + _describe_layers(report), file=sys.stderr)
             return 3
         listener = _listen(args.socket, int(args.socket_mode, 8))
+        zygote, direct_kinds = _start_zygote(plan, limits)
         print(f"gdlab sandbox runner {os.getpid()} on {args.socket}: {_describe_layers(report)}",
               file=sys.stderr, flush=True)
         try:
-            Runner(listener, limits, plan, report).serve()
+            status = Runner(listener, limits=limits, plan=plan, report=report, zygote=zygote,
+                            direct_kinds=direct_kinds).serve()
         finally:
             if os.path.exists(args.socket):
                 os.unlink(args.socket)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return 0
+    return status
+
+
+def _start_zygote(plan: layers.ChildPlan, limits: SandboxLimits) -> tuple[_Zygote, set[str]]:
+    """Fork the zygote while this process still holds nothing any kind grades; then import
+    what the kinds need and return which kinds this process may fork itself."""
+    layers.prctl(PR_SET_CHILD_SUBREAPER, 1)  # the zygote's grandchildren become ours
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    gc.freeze()  # see below
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        child.zygote_main(theirs, plan, limits)
+    theirs.close()
+    ours.settimeout(10)
+    loaded: set[str] = set()
+    for kind in harness.MODULES:
+        harness.load(kind)
+        loaded.update(harness.MODULES[kind])
+    direct = {kind for kind, forbidden in harness.FORBIDDEN.items() if not loaded & set(forbidden)}
+    # Everything allocated so far is moved out of the collector's reach: otherwise the
+    # first collection in every child touches every object, copying the whole heap.
+    gc.freeze()
+    return _Zygote(pid, ours), direct
 
 
 if __name__ == "__main__":

@@ -168,6 +168,18 @@ def test_the_schedule_kind_returns_the_students_rates(sandbox):
     np.testing.assert_allclose(result.arrays["rates_0"], [0.8, 0.8, 0.08, 0.08, 0.008])
 
 
+def test_the_schedule_kind_has_no_reference_schedule_in_memory(sandbox):
+    code = ("import gc, sys\n"
+            "found = [m for m in sys.modules if m in ('grader.engine.schedules',\n"
+            "                                       'grader.engine.runs')]\n"
+            "found += [o.__name__ for o in gc.get_objects() if callable(o)\n"
+            "          and getattr(o, '__name__', '') in ('step_decay', 'cosine', 'warmup')]\n"
+            "print(found)\n"
+            "def lr_at(epoch, lr0, **hyper):\n    return lr0\n")
+    job = Job("schedule", code, "lr_at", {"runs": [{"lr0": 0.1, "epochs": 1}]})
+    assert sandbox.run(job).stdout.strip() == "[]"
+
+
 def test_unknown_kinds_and_oversized_jobs_are_refused_before_running(sandbox):
     with pytest.raises(SandboxError, match="unknown job kind"):
         sandbox.run(Job("optimizer", PLAIN_GD, "update"))

@@ -215,6 +215,14 @@ def test_each_slot_runs_as_its_own_unprivileged_user(sandbox):
                for r in results)
 
 
+def test_the_slots_user_cannot_signal_the_runner_even_without_seccomp():
+    with started(disable=("seccomp",)) as sandbox:
+        runner = sandbox.status()["pid"]
+        result = run(sandbox, f"import os, signal\nos.kill({runner}, signal.SIGKILL)\n")
+        assert result.verdict == "forbidden" and result.error.type == "PermissionError"
+        assert sandbox.status()["pid"] == runner
+
+
 def test_no_new_privileges_and_parent_death_signal_are_armed(sandbox):
     result = run(sandbox, """
         import ctypes
@@ -275,6 +283,7 @@ def _gone(pid: int, within: float) -> bool:
         ("bpf", "import ctypes\nctypes.CDLL(None).syscall(321, 0, 0, 0)\n"),
         ("keyctl", "import ctypes\nctypes.CDLL(None).syscall(250, 0, 0, 0)\n"),
         ("io_uring", "import ctypes\nctypes.CDLL(None).syscall(425, 1, 0)\n"),
+        ("kill", "import os\nos.kill(1, 0)\n"),
     ],
 )
 def test_seccomp_kills_forbidden_system_calls(name, code, seccomp_only):

@@ -71,6 +71,15 @@ def test_a_dead_runner_is_started_again():
         assert sandbox.process.pid != first and sandbox.restarts == 1
 
 
+def test_if_the_zygote_dies_the_runner_stops_and_is_started_again():
+    with started() as sandbox:
+        first = sandbox.process.pid
+        os.kill(sandbox.status()["zygote"], signal.SIGKILL)
+        assert sandbox.process.wait(timeout=10) == 1
+        assert sandbox.run(update_job(rule())).verdict == "ok"
+        assert sandbox.process.pid != first and sandbox.restarts == 1
+
+
 def test_the_runner_stops_with_the_process_that_started_it(tmp_path):
     script = (
         "import sys, time\n"
@@ -105,7 +114,7 @@ def test_close_stops_the_runner_and_its_standby_children():
     sandbox.start()
     runner = sandbox.process.pid
     children = _children_of(runner)
-    assert len(children) == 3  # one standby child per kind of job
+    assert len(children) == 4  # one standby child per kind of job, and the zygote
     sandbox.close()
     assert not _alive(runner)
     assert not any(_alive(pid) for pid in children)
