@@ -187,6 +187,11 @@ def build_root(root: RootPlan) -> None:
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     stage = root.staging
     mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # /tmp first: a directory to show (a virtual environment under /tmp) lands inside it.
+    os.makedirs(stage + "/tmp")
+    mount("tmpfs", stage + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={root.tmp_size},mode=1777")
+    os.makedirs(stage + "/proc", mode=0o555)  # an empty directory: nothing of /proc
     for path in root.binds:
         target = stage + path
         os.makedirs(target, exist_ok=True)
@@ -204,10 +209,6 @@ def build_root(root: RootPlan) -> None:
               "size=4k,mode=0555")
     for link, target in root.symlinks:
         os.symlink(target, stage + link)
-    os.makedirs(stage + "/tmp")
-    mount("tmpfs", stage + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={root.tmp_size},mode=1777")
-    os.makedirs(stage + "/proc", mode=0o555)  # an empty directory: nothing of /proc
     mount(None, stage, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     os.chdir(stage)
     os.chroot(".")
