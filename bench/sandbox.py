@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+
+from timing import header, row, timings
 
 from grader.limits import SandboxLimits
 from grader.sandbox import Job, Sandbox
@@ -51,29 +52,6 @@ def fresh_command(problem: str, x0: list[float], runs: list[tuple[float, int]]) 
     return [sys.executable, "-c", script]
 
 
-def timings(action: Callable[[], object], repeat: int, warmup: int = 5) -> list[float]:
-    """Milliseconds of ``repeat`` calls, sorted."""
-    for _ in range(warmup):
-        action()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The ``share`` percentile of sorted ``values``."""
-    return values[min(len(values) - 1, round(share * (len(values) - 1)))]
-
-
-def row(name: str, values: list[float]) -> str:
-    """One line: p50, p99 and minimum in milliseconds."""
-    return (f"{name:<52} {statistics.median(values):>8.2f} {percentile(values, 0.99):>8.2f} "
-            f"{values[0]:>8.2f}")
-
-
 def throughput(action: Callable[[], object], threads: int, seconds: float) -> float:
     """Completed calls per second with ``threads`` callers for ``seconds``."""
     done = [0] * threads
@@ -101,7 +79,7 @@ def main() -> None:
         layers = sandbox.status()["layers"]
         active = [name for name, entry in layers.items() if entry["active"]]
         print(f"layers active ({len(active)}/{len(layers)}): {', '.join(active)}")
-        print(f"{'(milliseconds)':<52} {'p50':>8} {'p99':>8} {'min':>8}")
+        print(header())
         sandboxed = timings(lambda: sandbox.run(TRIVIAL), 300)
         print(row("trivial rule, sandbox (fork server)", sandboxed))
 
@@ -116,9 +94,9 @@ def main() -> None:
                                          [(0.01, 100), (0.1, 100), (0.5, 100)]))
         print(row("course GD exercise, fresh interpreter per job", timings(seed_fresh, 30, 2)))
         rate = throughput(lambda: sandbox.run(TRIVIAL), threads=4, seconds=5)
-        print(f"{'trivial jobs/s with 2 slots, sandbox':<52} {rate:>8.1f}")
+        print(f"{'trivial jobs/s with 2 slots, sandbox':<58} {rate:>9.1f}")
         rate = throughput(trivial_fresh, threads=2, seconds=5)
-        print(f"{'trivial jobs/s, 2 fresh interpreters at a time':<52} {rate:>8.1f}")
+        print(f"{'trivial jobs/s, 2 fresh interpreters at a time':<58} {rate:>9.1f}")
 
 
 if __name__ == "__main__":

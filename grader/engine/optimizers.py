@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grader.engine.options import Option, SpecError, resolve_options
+from grader.engine.options import Option, SpecError, lookup, resolve_options
 
 Array = npt.NDArray[np.float64]
 State = dict[str, Any]
@@ -496,8 +496,4 @@ OPTIMIZERS: dict[str, OptimizerDef] = {
 
 def get_optimizer(name: str) -> OptimizerDef:
     """The catalogue entry for ``name``, or :class:`SpecError` listing the known ones."""
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        known = ", ".join(OPTIMIZERS)
-        raise SpecError("optimizer", f"unknown optimizer {name!r}; known: {known}") from None
+    return lookup("optimizer", "optimizer", OPTIMIZERS, name)

@@ -9,11 +9,12 @@ CLI help, the HTTP API's hyper-parameter schemas), so the rules live in one plac
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 OptionValue = float | int | bool
+_T = TypeVar("_T")
 
 
 class SpecError(ValueError):
@@ -173,6 +174,26 @@ def resolve_options(
         else:
             resolved[option.name] = option.default  # type: ignore[assignment]
     return resolved
+
+
+def check_name(field: str, what: str, name: Any, known: Collection[str]) -> str:
+    """``name`` if it is one of ``known``, else :class:`SpecError` listing them.
+
+    Examples
+    --------
+    >>> check_name("schedule", "schedule", "zigzag", ["constant", "step"])
+    Traceback (most recent call last):
+    ...
+    grader.engine.options.SpecError: schedule: unknown schedule 'zigzag'; known: constant, step
+    """
+    if not isinstance(name, str) or name not in known:
+        raise SpecError(field, f"unknown {what} {name!r}; known: {', '.join(known)}")
+    return name
+
+
+def lookup(field: str, what: str, catalogue: Mapping[str, _T], name: Any) -> _T:
+    """The entry of ``catalogue`` called ``name``, or :class:`SpecError` listing the names."""
+    return catalogue[check_name(field, what, name, list(catalogue))]
 
 
 def _short(value: float) -> str:

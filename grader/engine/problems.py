@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from grader.engine.options import Option, SpecError, resolve_options
+from grader.engine.options import Option, SpecError, lookup, resolve_options
 
 Array = npt.NDArray[np.float64]
 INIT_MODES = ("shared", "legacy")
@@ -430,8 +430,6 @@ def make_problem(name: str, options: dict[str, Any] | None = None, seed: int | N
     >>> make_problem("quadratic", {"condition": 100}).hessian[1, 1]
     np.float64(100.0)
     """
-    if name not in PROBLEMS:
-        raise SpecError("problem", f"unknown problem {name!r}; known: {', '.join(PROBLEMS)}")
-    cls = PROBLEMS[name]
+    cls = lookup("problem", "problem", PROBLEMS, name)
     resolved = resolve_options("problem_options", cls.options, options)
     return cls(**resolved, seed=seed)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grader.engine.options import Option, SpecError, resolve_options
+from grader.engine.options import Option, check_name, resolve_options
 
 Array = npt.NDArray[np.float64]
 
@@ -104,9 +104,7 @@ class Regularizer:
 
 def make_regularizer(name: str, options: Mapping[str, Any] | None) -> Regularizer:
     """Build a regulariser by name with validated options (``lam``, required)."""
-    if name not in REGULARIZER_NAMES:
-        known = ", ".join(REGULARIZER_NAMES)
-        raise SpecError("regularizer", f"unknown regulariser {name!r}; known: {known}")
+    check_name("regularizer", "regulariser", name, REGULARIZER_NAMES)
     if name == "none":
         resolve_options("regularizer", (), options)
         return Regularizer()
@@ -166,6 +164,5 @@ class Clip:
 
 def make_clip(name: str, options: Mapping[str, Any] | None) -> Clip:
     """Build gradient clipping by name (``none``, ``value``, ``norm``) with checked options."""
-    if name not in CLIPS:
-        raise SpecError("clip", f"unknown clipping {name!r}; known: {', '.join(CLIPS)}")
+    check_name("clip", "clipping", name, list(CLIPS))
     return Clip(name, resolve_options("clip", CLIPS[name][0], options))

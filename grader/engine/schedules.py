@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grader.engine.options import Option, SpecError, resolve_options
+from grader.engine.options import Option, lookup, resolve_options
 
 Array = npt.NDArray[np.float64]
 
@@ -127,11 +127,7 @@ SCHEDULES: dict[str, ScheduleDef] = {
 
 def get_schedule(name: str) -> ScheduleDef:
     """The catalogue entry for ``name``, or :class:`SpecError` listing the known ones."""
-    try:
-        return SCHEDULES[name]
-    except KeyError:
-        known = ", ".join(SCHEDULES)
-        raise SpecError("schedule", f"unknown schedule {name!r}; known: {known}") from None
+    return lookup("schedule", "schedule", SCHEDULES, name)
 
 
 def rates_by_epoch(
