@@ -232,7 +232,8 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) ->
     error_kind = trailer.get("error")
     if error_kind == "busy":
         retry = trailer.get("retry_after", 1)
-        raise SandboxBusyError(f"all sandbox slots are busy; retry in {retry} s")
+        retry = retry if isinstance(retry, int) and 0 < retry < 3600 else 1
+        raise SandboxBusyError(f"all sandbox slots are busy; retry in {retry} s", retry)
     if error_kind is not None:
         raise SandboxError(f"the sandbox refused the job: {error_kind}")
     exit_info = trailer.get("exit") or {}

@@ -13,7 +13,17 @@ class SandboxError(Exception):
 
 
 class SandboxBusyError(SandboxError):
-    """Every slot is taken and the wait queue is full: try again shortly (HTTP 503)."""
+    """Every slot is taken and the wait queue is full: try again shortly (HTTP 503).
+
+    Attributes
+    ----------
+    retry_after : int
+        Seconds after which a retry is likely to be served (for ``Retry-After``).
+    """
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SandboxUnavailableError(SandboxError):

@@ -53,8 +53,9 @@ def test_a_full_queue_answers_busy_at_once():
                 break
             time.sleep(0.01)
         started_at = time.monotonic()
-        with pytest.raises(SandboxBusyError, match="retry"):
+        with pytest.raises(SandboxBusyError, match="retry") as busy:
             sandbox.run(update_job(SLOW))
+        assert busy.value.retry_after >= 1
         assert time.monotonic() - started_at < 0.3  # refused at once, not after a wait
         for thread in threads:
             thread.join()
