@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.engine import Component, RunSpec, make_problem, plan_run  # noqa: E402
-from grader.engine.runs import _batches  # noqa: E402
+from grader.engine.runs import batch_order  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 STEPS = 30
@@ -330,7 +330,7 @@ def make_runs() -> dict:
         param = torch.tensor(plan.starts[0], requires_grad=True)
         opt = TORCH_CLASSES[optimizer]([param], lr=spec.learning_rates[0], **kwargs)
         scheduler = build_scheduler(opt) if build_scheduler else None
-        batches = _batches(plan)
+        batches = batch_order(plan)
         points = [param.detach().numpy().copy()]
         for _ in range(spec.epochs):
             for _ in range(plan.steps_per_epoch):

@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -44,6 +45,10 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """Bad input on the command line: reported as one line, exit status 2."""
+
+
+class SandboxFailureError(Exception):
+    """The sandbox could not run the code: reported as one line, exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -244,20 +249,32 @@ def format_table(result: SweepResult) -> str:
     return "\n".join(lines)
 
 
+def _plot_format(path: str | None) -> str | None:
+    """The format a ``--plot`` file name asks for (matplotlib is imported only then)."""
+    if not path:
+        return None
+    from grader.plots import format_from_path
+
+    try:
+        return format_from_path(path)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as error:
+        raise UsageError(f"cannot write the plot to {path}: {error.strerror}") from None
+
+
 def _reference(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     try:
         limits = Limits.from_env()
     except ValueError as error:
         raise UsageError(str(error)) from None
-    fmt = None
-    if args.plot:
-        from grader.plots import format_from_path  # matplotlib only when a plot is asked for
-
-        try:
-            fmt = format_from_path(args.plot)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    fmt = _plot_format(args.plot)
     limits.check_spec(spec)
     plan = plan_run(spec)
     limits.check_plan(plan)
@@ -265,10 +282,7 @@ def _reference(args: argparse.Namespace) -> int:
     if args.plot:
         from grader.plots import plot_sweep
 
-        try:
-            Path(args.plot).write_bytes(plot_sweep(result, fmt))
-        except OSError as error:
-            raise UsageError(f"cannot write the plot to {args.plot}: {error.strerror}") from None
+        _write(args.plot, plot_sweep(result, fmt))
     if args.json:
         data = result.to_dict()
         if args.plot:
@@ -282,6 +296,183 @@ def _reference(args: argparse.Namespace) -> int:
 
 
 # --- entry point ---------------------------------------------------------------------
+
+
+# --- grading ------------------------------------------------------------------------------
+
+
+def _add_grade(commands) -> None:
+    grade = commands.add_parser(
+        "grade",
+        help="grade a submission offline, in the sandbox, as the service would",
+        description="Grade FILE against an exercise: score, verdict per learning rate, "
+                    "diagnosis. Exit status 0 when graded (whatever the score), 2 for bad "
+                    "usage or code that cannot be graded, 1 when the sandbox fails.",
+    )
+    grade.add_argument("file", help="the submission, e.g. adam.py")
+    grade.add_argument("--exercise", required=True, metavar="ID", help="the exercise id")
+    grade.add_argument("--json", action="store_true", help="print one JSON object")
+    grade.add_argument("--plot", metavar="FILE", help="write the overlay plot (.png or .svg)")
+    grade.set_defaults(handler=_grade)
+
+
+def _catalog():
+    from grader.catalog import load_catalog
+
+    catalog = load_catalog()
+    for error in catalog.errors:
+        print(f"gdlab: warning: exercise left out: {error}", file=sys.stderr)
+    return catalog
+
+
+def _exercise(catalog, exercise_id: str):
+    try:
+        return catalog.get(exercise_id)
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
+
+
+@contextlib.contextmanager
+def _grader(catalog):
+    from grader.grading import Grader
+    from grader.limits import SandboxLimits
+    from grader.sandbox import Sandbox, SandboxError
+
+    try:
+        limits = SandboxLimits.from_env()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        with Sandbox(limits) as sandbox:
+            yield Grader(catalog, sandbox)
+    except SandboxError as error:
+        raise SandboxFailureError(str(error)) from None
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.sandbox import SourceRejectedError
+
+    try:
+        source = Path(args.file).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
+    fmt = _plot_format(args.plot)
+    catalog = _catalog()
+    exercise = _exercise(catalog, args.exercise)
+    with _grader(catalog) as grader:
+        try:
+            result = grader.grade(exercise, source)
+        except SourceRejectedError as error:
+            where = f"line {error.line}: " if error.line else ""
+            raise UsageError(f"{args.file}: {where}{error.message}") from None
+    if args.plot:
+        from grader.plots import plot_grade
+
+        _write(args.plot, plot_grade(result, fmt))
+    if args.json:
+        data = result.to_dict()
+        if args.plot:
+            data["plot"] = args.plot
+        print(json.dumps(data, allow_nan=False))
+    else:
+        print(format_grade(result))
+        if args.plot:
+            print(f"\nPlot written to {args.plot}")
+    return 0
+
+
+def format_grade(result) -> str:
+    """A graded submission as a student reads it in a terminal."""
+    lines = [f"Exercise  {result.exercise} (version {result.exercise_version})",
+             f"Score     {result.score:g} / 100", ""]
+    header = ("case", "lr", "verdict", "score", "outcome (reference)", "first difference")
+    rows = [header]
+    for run in result.visible_runs:
+        where = run.first_disagreement
+        rows.append((run.case, f"{run.lr:g}", run.verdict, f"{run.score:.1f}",
+                     f"{run.outcome or '-'} ({run.reference_outcome})",
+                     "-" if where is None else f"step {where['step']}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip() for row in rows]
+    hidden = result.hidden_summary()
+    if hidden["runs"]:
+        counts = ", ".join(f"{n} {verdict}" for verdict, n in hidden["verdicts"].items())
+        lines += ["", f"Hidden    {hidden['runs']} runs, mean score {hidden['score']:g}: {counts}"]
+    for diagnosis in result.diagnosis:
+        lines += ["", f"Diagnosis {diagnosis.id}: {diagnosis.message}"]
+    lines += ["", f"Feedback  {result.feedback}"]
+    if result.stdout:
+        shown = result.stdout.strip().splitlines()
+        lines += ["", "Your code printed:", *("  " + line for line in shown[:10])]
+        if len(shown) > 10:
+            lines.append(f"  ... ({len(shown) - 10} more lines)")
+    return "\n".join(lines)
+
+
+# --- exercises -------------------------------------------------------------------------------
+
+
+def _add_exercises(commands) -> None:
+    exercises = commands.add_parser("exercises", help="list, show and check the exercises")
+    actions = exercises.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = actions.add_parser("list", help="every exercise, one line each")
+    listing.set_defaults(handler=_exercises_list)
+    show = actions.add_parser("show", help="an exercise's statement, contract and cases")
+    show.add_argument("id")
+    show.set_defaults(handler=_exercises_show)
+    check = actions.add_parser(
+        "check", help="grade each exercise's solution, starter and mistakes (CI runs this)")
+    check.add_argument("id", nargs="?", help="one exercise (default: all)")
+    check.set_defaults(handler=_exercises_check)
+
+
+def _exercises_list(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    rows = [("id", "kind", "cases", "title")]
+    for exercise in catalog.exercises.values():
+        visible = len(exercise.visible_cases)
+        rows.append((exercise.id, exercise.kind,
+                     f"{visible} + {len(exercise.cases) - visible} hidden", exercise.title))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _exercises_show(args: argparse.Namespace) -> int:
+    exercise = _exercise(_catalog(), args.id)
+    contract = exercise.contract()
+    print(f"{exercise.title} ({exercise.id}, version {exercise.version}, {exercise.kind})")
+    print(exercise.summary)
+    print(f"\nWrite:  def {contract.signature()}:")
+    if exercise.hyper_names:
+        print(f"Hyper-parameters passed: {', '.join(exercise.hyper_names)}")
+    for case in exercise.visible_cases:
+        rates = ", ".join(f"{lr:g}" for lr in case.learning_rates)
+        print(f"Visible case '{case.name}': {case.problem}, learning rates {rates}, "
+              f"{case.epochs} epochs" + (f", hyper {case.hyper}" if case.hyper else ""))
+    hidden = len(exercise.cases) - len(exercise.visible_cases)
+    print(f"Hidden cases: {hidden} (other data, starts and hyper-parameters)")
+    print("\n" + exercise.statement.strip())
+    return 0
+
+
+def _exercises_check(args: argparse.Namespace) -> int:
+    from grader.selfcheck import check_exercise
+
+    catalog = _catalog()
+    chosen = ([_exercise(catalog, args.id)] if args.id
+              else list(catalog.exercises.values()))
+    failures = len(catalog.errors) if not args.id else 0
+    with _grader(catalog) as grader:
+        for exercise in chosen:
+            for check in check_exercise(grader, exercise):
+                print(check.line())
+                failures += not check.passed
+    print(f"\n{len(chosen)} exercise(s) checked: "
+          + ("all good" if not failures else f"{failures} problem(s)"))
+    return 1 if failures else 0
 
 
 # --- the sandbox server ----------------------------------------------------------------
@@ -319,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gdlab", description="gdlab: grade gradient-descent exercises.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_reference(commands)
+    _add_grade(commands)
+    _add_exercises(commands)
     _add_sandbox_server(commands)
     return parser
 
@@ -332,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SpecError) as error:
         print(f"gdlab: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
+    except SandboxFailureError as error:
+        print(f"gdlab: error: the sandbox failed: {_one_line(str(error))}", file=sys.stderr)
+        return 1
 
 
 def _one_line(text: str) -> str:

@@ -339,7 +339,7 @@ def plan_run(spec: RunSpec) -> Plan:
 # --- the loop ----------------------------------------------------------------------
 
 
-def _batches(plan: Plan) -> Iterator[npt.NDArray[np.intp] | None]:
+def batch_order(plan: Plan) -> Iterator[npt.NDArray[np.intp] | None]:
     """Sample indices of every step in order: None (all data) for full batch, else a
     fresh seeded permutation each epoch, cut into batches (the last one may be short)."""
     if plan.steps_per_epoch == 1:
@@ -390,7 +390,7 @@ def execute(plan: Plan) -> SweepResult:
     reshape = regularizer.active and regularizer.kind in ("decoupled", "l1-prox")
     theta = plan.starts.copy()
     state = plan.optimizer.init(theta, **hyper)
-    batches = _batches(plan)
+    batches = batch_order(plan)
     limit = None
     all_active = True
     with np.errstate(all="ignore"):

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from grader.engine.runs import RunResult, SweepResult, objective_loss
+from grader.engine.runs import Plan, RunResult, SweepResult, objective_loss
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -107,19 +107,26 @@ def _loss_panel(ax, result: SweepResult, log: bool) -> None:
     ax.grid(True, which="major", alpha=0.35)
 
 
-def _path_box(result: SweepResult) -> tuple[np.ndarray, np.ndarray]:
-    minimum = result.plan.problem.minimum.point
-    points = [minimum[None, :], result.plan.starts]
-    points += [run.trajectory for run in result.runs if run.outcome != "diverged"]
-    stacked = np.vstack(points)
+def path_box(plan: Plan, paths: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The region to draw: the minimum, the starts and the given paths, with a margin."""
+    points = [plan.problem.minimum.point[None, :], plan.starts, *paths]
+    stacked = np.vstack([p for p in points if len(p)])
+    stacked = stacked[np.all(np.isfinite(stacked), axis=1)]
     low, high = stacked.min(axis=0), stacked.max(axis=0)
     span = np.maximum(high - low, 0.2 * np.maximum(np.abs(high), 1.0))
     return low - 0.15 * span, high + 0.15 * span
 
 
-def _path_panel(ax, result: SweepResult) -> None:
-    plan = result.plan
-    low, high = _path_box(result)
+def thinned(path: np.ndarray) -> np.ndarray:
+    """At most ``_MAX_POINTS`` rows of a path, evenly spaced, first and last kept."""
+    if len(path) <= _MAX_POINTS:
+        return path
+    return path[np.unique(np.linspace(0, len(path) - 1, _MAX_POINTS).astype(int))]
+
+
+def draw_contours(ax, plan: Plan, low: np.ndarray, high: np.ndarray) -> None:
+    """The loss of a two-parameter problem over a box, as log-spaced contours, with its
+    minimum as a star."""
     xs = np.linspace(low[0], high[0], 160)
     ys = np.linspace(low[1], high[1], 160)
     grid_x, grid_y = np.meshgrid(xs, ys)
@@ -131,14 +138,6 @@ def _path_panel(ax, result: SweepResult) -> None:
     ax.contourf(grid_x, grid_y, gaps, levels=levels, cmap="Blues_r", alpha=0.35,
                 norm=LogNorm(vmin=levels[0], vmax=levels[-1]))
     ax.contour(grid_x, grid_y, gaps, levels=levels, colors="0.55", linewidths=0.6)
-    for i, run in enumerate(result.runs):
-        path = run.trajectory
-        if len(path) > _MAX_POINTS:
-            path = path[np.unique(np.linspace(0, len(path) - 1, _MAX_POINTS).astype(int))]
-        zig_zag = run.outcome in ("oscillating", "diverged")
-        ax.plot(path[:, 0], path[:, 1], color=color(i), lw=0.8 if zig_zag else 1.4,
-                alpha=0.75 if zig_zag else 1.0, marker=".", ms=2.5)
-        ax.plot(path[0, 0], path[0, 1], marker="o", ms=6, color="black")
     minimum = plan.problem.minimum.point
     ax.plot(minimum[0], minimum[1], marker="*", ms=15, color="gold", mec="black", mew=0.8)
     ax.set_xlim(low[0], high[0])
@@ -146,6 +145,18 @@ def _path_panel(ax, result: SweepResult) -> None:
     names = plan.problem.param_names
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
+
+
+def _path_panel(ax, result: SweepResult) -> None:
+    plan = result.plan
+    low, high = path_box(plan, [r.trajectory for r in result.runs if r.outcome != "diverged"])
+    draw_contours(ax, plan, low, high)
+    for i, run in enumerate(result.runs):
+        path = thinned(run.trajectory)
+        zig_zag = run.outcome in ("oscillating", "diverged")
+        ax.plot(path[:, 0], path[:, 1], color=color(i), lw=0.8 if zig_zag else 1.4,
+                alpha=0.75 if zig_zag else 1.0, marker=".", ms=2.5)
+        ax.plot(path[0, 0], path[0, 1], marker="o", ms=6, color="black")
     ax.set_title("Paths over the loss (● start, ★ minimum)", fontsize=11)
 
 

@@ -16,9 +16,10 @@ Kinds
     Returns each run's trajectory. The problem's code is imported for this kind only, and
     no optimizer is: an update-rule child has no reference update rule in memory.
 ``gradient``
-    For each run: gradient descent ``params -= lr * gradient(params, X, y)`` on the data
-    the job carries. Returns the trajectory and every gradient the student returned. No
-    problem code is imported: a gradient child has no reference gradient.
+    For each run: gradient descent ``params -= lr * gradient(params, X, y, **hyper)`` on the
+    data the job carries (the step's mini-batch of it, if any). Returns the trajectory and
+    every gradient the student returned. No problem code is loaded: a gradient child has
+    no reference gradient.
 ``schedule``
     For each run: ``lr_at(epoch, lr0, **hyper)`` for every epoch. Returns the rates.
 """
@@ -127,29 +128,39 @@ def each_run(job: dict[str, Any], body: Callable[[RunRecorder, dict[str, Any]], 
     return {"runs": outputs}, arrays
 
 
+def batch_at(arrays: dict[str, Array], index: int, step: int) -> npt.NDArray[np.int64] | None:
+    """The sample indices of run ``index`` at ``step`` (None: all the data). Batches travel
+    as one flat index array and offsets, since the last batch of an epoch may be short."""
+    flat = arrays.get(f"batch_indices_{index}")
+    if flat is None:
+        return None
+    offsets = arrays[f"batch_offsets_{index}"]
+    return flat[int(offsets[step]) : int(offsets[step + 1])]
+
+
 # --- update_rule -------------------------------------------------------------------------
 
 
-def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> Any:
-    """Build the job's problem (see :func:`load`)."""
+def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> list[Any]:
+    """Build the job's problems (the runs say which is theirs by index)."""
     problems = importlib.import_module("grader.engine.problems")
-    spec = job["problem"]
-    return problems.make_problem(spec["name"], spec.get("options") or {}, spec.get("seed"))
+    return [problems.make_problem(spec["name"], spec.get("options") or {}, spec.get("seed"))
+            for spec in job["problems"]]
 
 
-def execute_update_rule(job, arrays, entry: Callable[..., Any], problem, describe):
+def execute_update_rule(job, arrays, entry: Callable[..., Any], problems, describe):
     """Run ``entry`` as the update rule of every run; see the module docstring."""
 
     def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+        problem = problems[run.get("problem", 0)]
         params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
         rates = arrays[f"lrs_{rec.index}"]
-        batches = arrays.get(f"batches_{rec.index}")
         hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         trajectory[0] = params
         state: dict[str, Any] = {}
         for step in range(len(rates)):
-            grad = problem.grad(params, None if batches is None else batches[step])
+            grad = problem.grad(params, batch_at(arrays, rec.index, step))
             new = entry(params.copy(), grad, float(rates[step]), state, **hyper)
             params = as_vector(new, params.size, "update")
             trajectory[step + 1] = params
@@ -166,16 +177,21 @@ def execute_update_rule(job, arrays, entry: Callable[..., Any], problem, describ
 
 def execute_gradient(job, arrays, entry, context, describe):
     """Gradient descent with the student's gradient; see the module docstring."""
-    X, y = arrays["X"], arrays["y"]
 
     def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+        X = arrays.get(f"X_{rec.index}", arrays.get("X"))
+        y = arrays.get(f"y_{rec.index}", arrays.get("y"))
         params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
         rates = arrays[f"lrs_{rec.index}"]
+        hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         gradients = rec.array("gradients", (len(rates), params.size), 0)
         trajectory[0] = params
         for step in range(len(rates)):
-            grad = as_vector(entry(params.copy(), X.copy(), y.copy()), params.size, "gradient")
+            batch = batch_at(arrays, rec.index, step)
+            rows_X, rows_y = (X, y) if batch is None else (X[batch], y[batch])
+            value = entry(params.copy(), rows_X.copy(), rows_y.copy(), **hyper)
+            grad = as_vector(value, params.size, "gradient")
             gradients[step] = grad
             params = params - float(rates[step]) * grad
             trajectory[step + 1] = params
@@ -216,7 +232,7 @@ MODULES = {"update_rule": ("grader.engine.problems",), "gradient": (), "schedule
 #: Modules a kind's children must never have in memory: what that kind grades (the
 #: reference optimizers, gradients, schedules) and what would compute it.
 FORBIDDEN = {
-    "update_rule": ("grader.engine.optimizers", "grader.engine.runs"),
+    "update_rule": ("grader.engine.optimizers", "grader.engine.runs", "grader.engine.variants"),
     "gradient": ("grader.engine.problems", "grader.engine.runs"),
     "schedule": ("grader.engine.schedules", "grader.engine.runs"),
 }

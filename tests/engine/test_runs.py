@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader.engine import Component, RunSpec, plan_run, run, sweep
-from grader.engine.runs import _batches
+from grader.engine.runs import batch_order
 
 
 def _outcomes(result):
@@ -152,14 +152,14 @@ def test_runs_are_deterministic_to_the_byte():
 def test_mini_batches_cover_the_data_once_per_epoch_in_a_seeded_order():
     plan = plan_run(RunSpec(batch_size=32, epochs=3, seed=1))
     assert plan.steps_per_epoch == 4
-    batches = list(_batches(plan))
+    batches = list(batch_order(plan))
     assert len(batches) == 12 and [len(b) for b in batches[:4]] == [32, 32, 32, 4]
     for epoch in range(3):
         assert sorted(np.concatenate(batches[4 * epoch : 4 * epoch + 4])) == list(range(100))
     assert batches[0].tolist() != batches[4].tolist()  # reshuffled each epoch
-    other = list(_batches(plan_run(RunSpec(batch_size=32, epochs=3, seed=2))))
+    other = list(batch_order(plan_run(RunSpec(batch_size=32, epochs=3, seed=2))))
     assert batches[0].tolist() != other[0].tolist()
-    again = list(_batches(plan_run(RunSpec(batch_size=32, epochs=3, seed=1))))
+    again = list(batch_order(plan_run(RunSpec(batch_size=32, epochs=3, seed=1))))
     assert all(a.tolist() == b.tolist() for a, b in zip(batches, again, strict=True))
 
 

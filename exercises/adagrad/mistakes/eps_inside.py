@@ -1,0 +1,6 @@
+import numpy as np
+
+
+def update(params, grad, lr, state, eps, **hyper):
+    state["sum"] = state.get("sum", 0.0) + grad**2
+    return params - lr * grad / np.sqrt(state["sum"] + eps)

@@ -1,0 +1,9 @@
+import numpy as np
+
+
+def update(params, grad, lr, state, beta1, beta2, eps, weight_decay, **hyper):
+    params = params * (1 - lr * weight_decay)
+    m = beta1 * state.get("m", np.zeros_like(params)) + (1 - beta1) * grad
+    v = beta2 * state.get("v", np.zeros_like(params)) + (1 - beta2) * grad * grad
+    state.update(m=m, v=v)
+    return params - lr * m / (np.sqrt(v) + eps)

@@ -1,0 +1,2 @@
+def update(params, grad, lr, state, **hyper):
+    return -lr * grad

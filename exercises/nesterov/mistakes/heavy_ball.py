@@ -1,0 +1,5 @@
+def update(params, grad, lr, state, momentum, **hyper):
+    buffer = state.get("buffer")
+    buffer = grad.copy() if buffer is None else momentum * buffer + grad
+    state["buffer"] = buffer
+    return params - lr * buffer

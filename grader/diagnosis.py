@@ -1,0 +1,175 @@
+"""Naming the mistake: a student's trajectories compared with known wrong rules.
+
+Detection never reads the student's code, so it works however the code is written:
+
+- ``no-op``: the parameters never move;
+- ``lr-ignored``: the trajectory is the same whatever the learning rate;
+- every other diagnosis is a *candidate rule* (one of the engine's classic variants,
+  a generic distortion of the reference such as ``sign-flip`` or ``state-reset``, or a
+  known mistake from the exercise's ``mistakes/`` folder) run on the exercise's cases:
+  the student's trajectories must agree with it step by step on every run, with the
+  exercise's tolerances.
+
+A student whose trajectories agree with the reference gets no diagnosis at all, and a
+candidate that the cases cannot tell apart from the reference is never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from grader.scoring import first_disagreement
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A named mistake and the one sentence that says it and how to fix it."""
+
+    id: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready."""
+        return {"id": self.id, "message": self.message}
+
+
+#: The diagnoses gdlab knows for every exercise (exercises may add their own).
+CATALOGUE: dict[str, str] = {
+    "no-op": "Your update returns the parameters unchanged: return params minus the learning "
+             "rate times the step.",
+    "sign-flip": "Your parameters climb the loss: the step has the wrong sign; subtract lr "
+                 "times the step from params instead of adding it.",
+    "lr-ignored": "Your curves are identical for every learning rate: multiply the step by "
+                  "the lr argument instead of a constant.",
+    "state-reset": "Your rule forgets its running averages between steps: keep them in the "
+                   "state dict, which the grader hands back unchanged at every call.",
+    "momentum-ema": "Your curve matches EMA momentum, v = beta*v + (1-beta)*g from v = 0: "
+                    "torch uses v = momentum*v + g, starting from the first gradient.",
+    "nesterov-as-heavy-ball": "Your curve matches plain heavy-ball momentum: Nesterov steps "
+                              "along grad + momentum*buffer, not along the buffer.",
+    "adam-no-bias-correction": "Your curve matches Adam without bias correction: divide m by "
+                               "(1 - beta1**t) and v by (1 - beta2**t), counting t from 1.",
+    "adam-eps-inside-sqrt": "Your curve matches Adam with eps inside the square root: use "
+                            "sqrt(v_hat) + eps, not sqrt(v_hat + eps).",
+    "adamw-coupled": "Your curve matches Adam with L2 added to the gradient: AdamW shrinks the "
+                     "weights directly, params * (1 - lr*weight_decay), before the Adam step.",
+    "rmsprop-eps-inside-sqrt": "Your curve matches RMSprop with eps inside the square root "
+                               "(Keras' form): use sqrt(v) + eps, not sqrt(v + eps).",
+    "adagrad-eps-inside-sqrt": "Your curve matches Adagrad with eps inside the square root: "
+                               "use sqrt(sum) + eps, not sqrt(sum + eps).",
+    "l2-double": "Your weight decay is twice torch's: the gradient of (weight_decay/2)*||w||^2 "
+                 "is weight_decay*params, so add weight_decay*params, not 2*weight_decay*params.",
+}
+
+
+#: Where a kind of exercise needs other words for a diagnosis than an update rule does.
+BY_KIND: dict[str, dict[str, str]] = {
+    "gradient": {
+        "no-op": "Your gradient is zero everywhere, so gradient descent never moves: compute "
+                 "the derivative of the loss with respect to every parameter.",
+        "sign-flip": "Your gradient points downhill, so gradient descent climbs the loss: "
+                     "check the sign of each term (the gradient points uphill).",
+    },
+    "schedule": {
+        "no-op": "Your learning rate is zero, so nothing moves: start from lr0.",
+    },
+}
+
+
+def message(diagnosis: str, kind: str, extra: Mapping[str, str] | None = None) -> str:
+    """The sentence of a diagnosis: the exercise's own, else gdlab's for this kind."""
+    if extra and diagnosis in extra:
+        return extra[diagnosis]
+    return BY_KIND.get(kind, {}).get(diagnosis) or CATALOGUE.get(diagnosis, diagnosis)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A known wrong rule's trajectories on an exercise's runs (None where it failed)."""
+
+    id: str
+    trajectories: tuple[Array | None, ...]
+
+
+def is_no_op(trajectories: Sequence[Array | None]) -> bool:
+    """True when no run ever moved (and at least one run made a step)."""
+    runs = [t for t in trajectories if t is not None and len(t) > 1]
+    return bool(runs) and all(np.array_equal(t, np.broadcast_to(t[0], t.shape)) for t in runs)
+
+
+def ignores_lr(groups: Sequence[Sequence[Array | None]]) -> bool:
+    """True when, in every case with several learning rates, all of them gave the same
+    trajectory (groups: the runs of each case, one per learning rate)."""
+    compared = False
+    for runs in groups:
+        present = [t for t in runs if t is not None and len(t) > 1]
+        if len(present) < 2:
+            continue
+        compared = True
+        if not all(len(t) == len(present[0]) and np.array_equal(t, present[0])
+                   for t in present[1:]):
+            return False
+    return compared
+
+
+def matches(student: Sequence[Array | None], candidate: Sequence[Array | None],
+            atol: float, rtol: float) -> bool:
+    """True when the student agrees with the candidate step by step on every run both
+    have (and they share at least one)."""
+    shared = 0
+    for mine, theirs in zip(student, candidate, strict=True):
+        if mine is None or theirs is None:
+            continue
+        if len(mine) != len(theirs) or first_disagreement(mine, theirs, atol, rtol) is not None:
+            return False
+        shared += 1
+    return shared > 0
+
+
+def distinguishable(candidate: Sequence[Array | None], reference: Sequence[Array],
+                    atol: float, rtol: float) -> bool:
+    """True when a candidate differs from the reference on at least one run."""
+    return any(theirs is None or len(theirs) != len(ref)
+               or first_disagreement(theirs, ref, atol, rtol) is not None
+               for theirs, ref in zip(candidate, reference, strict=True))
+
+
+def diagnose(
+    student: Sequence[Array | None],
+    groups: Sequence[Sequence[int]],
+    candidates: Sequence[Candidate],
+    message_of: Callable[[str], str],
+    *,
+    atol: float,
+    rtol: float,
+) -> list[Diagnosis]:
+    """The diagnoses of a student's runs (in the order given; empty if none applies).
+
+    Parameters
+    ----------
+    student : sequence
+        The student's trajectory of every run (None where the run produced nothing).
+    groups : sequence of sequences of int
+        Run indices of each case (its learning rates), for ``lr-ignored``.
+    candidates : sequence of Candidate
+        Known wrong rules, already run on the same runs.
+    message_of : callable
+        The sentence of a diagnosis id.
+    atol, rtol : float
+        The exercise's tolerances.
+    """
+    found = []
+    if is_no_op(student):
+        found.append("no-op")
+    elif ignores_lr([[student[i] for i in group] for group in groups]):
+        found.append("lr-ignored")
+    for candidate in candidates:
+        if candidate.id not in found and matches(student, candidate.trajectories, atol, rtol):
+            found.append(candidate.id)
+    return [Diagnosis(name, message_of(name)) for name in found]

@@ -1,0 +1,558 @@
+"""Grading a submission: static checks, the sandbox, the reference, the score, the diagnosis.
+
+:class:`Grader` is what the command line and the service use::
+
+    with Sandbox() as sandbox:
+        grader = Grader(load_catalog(), sandbox)
+        result = grader.grade("adam", source)
+        print(result.score, result.feedback)
+
+For each exercise it prepares once (and keeps): the reference runs of every case, the
+inputs of every run (start, per-step learning rates, mini-batches, data), and the
+trajectories of the known wrong rules used for diagnosis. A submission is then one
+sandbox job plus arithmetic on the returned trajectories.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from grader.catalog import Case, Catalog, Exercise
+from grader.diagnosis import Candidate, Diagnosis, diagnose, distinguishable, message
+from grader.engine import variants
+from grader.engine.optimizers import get_optimizer
+from grader.engine.problems import Problem
+from grader.engine.regularizers import make_clip, make_regularizer
+from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objective_loss, plan_run
+from grader.engine.schedules import rates_by_epoch
+from grader.limits import SandboxLimits
+from grader.sandbox import harness
+from grader.sandbox.client import Job, JobResult, Sandbox
+from grader.sandbox.static import check_source
+from grader.scoring import RunScore, Trace, failed_run, judge, score_run
+
+Array = npt.NDArray[np.float64]
+Rule = Callable[..., Array]
+
+
+def gdlab_version() -> str:
+    """The installed gdlab's version (for replay information)."""
+    try:
+        return importlib.metadata.version("gdlab")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- what is prepared once per exercise ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """One run of an exercise: a case at one learning rate, with its reference."""
+
+    case_index: int
+    case: Case
+    lr: float
+    x0: Array
+    step_rates: Array
+    batches: list[npt.NDArray[np.int64]] | None
+    problem_spec: dict[str, Any]
+    reference: Trace
+
+    def job_run(self) -> dict[str, Any]:
+        """The run as a sandbox job sees it."""
+        return {"x0": self.x0, "lrs": self.step_rates, "hyper": dict(self.case.hyper),
+                "batches": self.batches, "problem": self.problem_spec}
+
+
+@dataclass
+class Prepared:
+    """An exercise made ready for grading: its runs, reference plans and candidates."""
+
+    exercise: Exercise
+    runs: list[RunInput]
+    plans: list[Plan]
+    groups: list[list[int]]
+    candidates: list[Candidate] = field(default_factory=list)
+
+    def plan_of(self, run: RunInput) -> Plan:
+        """The engine plan of a run's case (its problem, loss, minimum)."""
+        return self.plans[run.case_index]
+
+
+def problem_data(problem: Problem) -> tuple[Array, Array]:
+    """The data a gradient exercise hands the student: inputs X and targets y."""
+    if problem.name == "linear-regression":
+        return problem.X, problem.y
+    if problem.name == "logistic-regression":
+        return problem.features[:, :2], problem.y
+    raise ValueError(f"{problem.name} has no data for a gradient exercise")
+
+
+def _step_rates(plan: Plan, lr_index: int) -> Array:
+    epochs = rates_by_epoch(plan.schedule, plan.schedule_options, plan.learning_rates[:, None],
+                            plan.spec.epochs)[:, lr_index, 0]
+    return np.repeat(epochs, plan.steps_per_epoch)
+
+
+def prepare_runs(exercise: Exercise) -> tuple[list[RunInput], list[Plan], list[list[int]]]:
+    """Every case's reference sweep, cut into runs with everything a job needs."""
+    runs: list[RunInput] = []
+    plans, groups = [], []
+    for case_index, case in enumerate(exercise.cases):
+        plan = plan_run(exercise.reference_spec(case))
+        sweep = execute(plan)
+        plans.append(plan)
+        batches = list(batch_order(plan)) if plan.steps_per_epoch > 1 else None
+        spec = {"name": case.problem, "options": dict(plan.spec.problem_options),
+                "seed": case.seed}
+        group = []
+        for lr_index, reference in enumerate(sweep.runs):
+            group.append(len(runs))
+            runs.append(RunInput(
+                case_index=case_index, case=case, lr=reference.lr,
+                x0=plan.starts[lr_index].copy(), step_rates=_step_rates(plan, lr_index),
+                batches=batches, problem_spec=spec,
+                reference=Trace(reference.trajectory, reference.recorded_losses,
+                                reference.outcome, reference.steps_to_tolerance),
+            ))
+        groups.append(group)
+    return runs, plans, groups
+
+
+def build_job(exercise: Exercise, runs: Sequence[RunInput], code: str) -> Job:
+    """The sandbox job that runs ``code`` on every run of the exercise."""
+    if exercise.kind == "update_rule":
+        return Job.update_rule(code, runs=[run.job_run() for run in runs])
+    if exercise.kind == "gradient":
+        job_runs = []
+        for run in runs:
+            X, y = problem_data(_problem(run))
+            job_runs.append({**run.job_run(), "X": X, "y": y})
+        return Job.gradient(code, runs=job_runs)
+    return Job.schedule(code, runs=[{"lr0": run.lr, "epochs": run.case.epochs,
+                                     "hyper": dict(run.case.hyper)} for run in runs])
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_problem(name: str, options: tuple, seed: int | None) -> Problem:
+    from grader.engine.problems import make_problem  # noqa: PLC0415
+
+    return make_problem(name, dict(options), seed)
+
+
+def _problem(run: RunInput) -> Problem:
+    spec = run.problem_spec
+    return _cached_problem(spec["name"], tuple(sorted(spec["options"].items())), spec["seed"])
+
+
+def in_process(rule: Rule, runs: Sequence[RunInput]) -> list[Array | None]:
+    """Trajectories of a trusted rule (gdlab's own) on the runs, through the same loop the
+    sandbox uses for students."""
+    job = Job.update_rule("", runs=[run.job_run() for run in runs])
+    decoded_arrays = {name: np.asarray(value) for name, value in job.arrays.items()}
+    problems = harness.prepare_update_rule(dict(job.header), decoded_arrays)
+    outputs, arrays = harness.execute_update_rule(dict(job.header), decoded_arrays, rule,
+                                                  problems, lambda error: {"error": repr(error)})
+    return [arrays.get(f"trajectory_{i}") if run["stopped"] != "error" else None
+            for i, run in enumerate(outputs["runs"])]
+
+
+def _plain_gd(params: Array, grad: Array, lr: float, state: dict, **hyper: Any) -> Array:
+    return params - lr * grad
+
+
+def student_trajectories(exercise: Exercise, runs: Sequence[RunInput],
+                         result: JobResult) -> list[Array | None]:
+    """Each run's parameter trajectory from a job's result (None where the run failed).
+
+    A schedule exercise returns learning rates: gradient descent with them, on the case's
+    problem, gives the trajectory (run here, with gdlab's own plain GD).
+    """
+    trajectories: list[Array | None] = []
+    for index, report in enumerate(result.runs):
+        if report.stopped == "error":
+            trajectories.append(None)
+        elif exercise.kind == "schedule":
+            rates = result.arrays.get(f"rates_{index}")
+            run = runs[index]
+            if rates is None or len(rates) < run.case.epochs or not np.all(np.isfinite(rates)):
+                trajectories.append(None)
+                continue
+            per_step = np.repeat(rates, len(run.step_rates) // run.case.epochs)
+            replaced = RunInput(**{**run.__dict__, "step_rates": per_step})
+            trajectories.append(in_process(_plain_gd, [replaced])[0])
+        else:
+            trajectories.append(result.arrays.get(f"trajectory_{index}"))
+    trajectories += [None] * (len(runs) - len(trajectories))
+    return trajectories
+
+
+# --- the reference rule and the candidates of diagnosis ----------------------------------
+
+
+def reference_rule(exercise: Exercise) -> Rule:
+    """The exercise's reference as an update rule with the students' contract, built from
+    the engine's parts in the engine's order (tested to give the engine's trajectories)."""
+    reference = exercise.reference
+    optimizer = get_optimizer(reference.optimizer)
+
+    def update(params: Array, grad: Array, lr: float, state: dict, **hyper: Any) -> Array:
+        from grader.catalog.model import substitute  # noqa: PLC0415
+
+        settings = optimizer.resolve(substitute(reference.hyper, hyper, "reference.hyper"))
+        regularizer_part = reference.component("regularizer", hyper)
+        clip_part = reference.component("clip", hyper)
+        regularizer = make_regularizer(regularizer_part.name, regularizer_part.options)
+        clip = make_clip(clip_part.name, clip_part.options)
+        if "optimizer" not in state:
+            state["optimizer"] = optimizer.init(params, **settings)
+        step = clip(regularizer.gradient(grad, params))
+        params = regularizer.before_step(params, lr)
+        params = optimizer.step(params, step, lr, state["optimizer"], **settings)
+        return regularizer.after_step(params, lr)
+
+    return update
+
+
+def _coupled_l2_name(exercise: Exercise) -> str | None:
+    """The student hyper-parameter that is a coupled L2 strength, if there is one."""
+    reference = exercise.reference
+    value = reference.hyper.get("weight_decay")
+    coupled = reference.optimizer in ("sgd", "adagrad", "rmsprop") or (
+        reference.optimizer == "adam" and not reference.hyper.get("decoupled_weight_decay"))
+    if coupled and isinstance(value, str) and value.startswith("$"):
+        return value[1:]
+    regularizer = reference.regularizer
+    lam = regularizer.get("options", {}).get("lam")
+    if regularizer.get("name") == "l2" and isinstance(lam, str) and lam.startswith("$"):
+        return lam[1:]
+    return None
+
+
+def candidate_rules(exercise: Exercise) -> dict[str, Rule]:
+    """Known wrong rules for an update-rule exercise: generic distortions of its
+    reference and the engine's classic variants of its optimizer."""
+    reference = reference_rule(exercise)
+
+    def sign_flip(params, grad, lr, state, **hyper):
+        return 2 * params - reference(params, grad, lr, state, **hyper)
+
+    def state_reset(params, grad, lr, state, **hyper):
+        return reference(params, grad, lr, {}, **hyper)
+
+    rules: dict[str, Rule] = {"sign-flip": sign_flip, "state-reset": state_reset}
+    l2 = _coupled_l2_name(exercise)
+    if l2 is not None:
+        def l2_double(params, grad, lr, state, **hyper):
+            return reference(params, grad, lr, state, **{**hyper, l2: 2 * hyper[l2]})
+
+        rules["l2-double"] = l2_double
+    optimizer = exercise.reference.optimizer
+    decoupled = optimizer == "adamw"
+    names = set(exercise.hyper_names)
+    for name, (rule, optimizers) in variants.VARIANTS.items():
+        if optimizer not in optimizers:
+            continue
+        if name == "momentum-ema" and ("momentum" not in names
+                                       or exercise.reference.hyper.get("nesterov")):
+            continue
+        if name == "nesterov-as-heavy-ball" and not exercise.reference.hyper.get("nesterov"):
+            continue
+        if name.startswith("adam-") and decoupled:
+            rules[name] = functools.partial(rule, decoupled=True)
+        else:
+            rules[name] = rule
+    return rules
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunGrade:
+    """How one run (a case at one learning rate) was graded."""
+
+    case: str
+    visible: bool
+    lr: float
+    verdict: str
+    score: float
+    agreement: float
+    outcome: str | None
+    reference_outcome: str
+    progress: float
+    first_disagreement: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (for visible runs)."""
+        return {
+            "case": self.case, "lr": self.lr, "verdict": self.verdict, "score": self.score,
+            "agreement": round(self.agreement, 6), "outcome": self.outcome,
+            "reference_outcome": self.reference_outcome, "progress": round(self.progress, 6),
+            "first_disagreement": self.first_disagreement,
+        }
+
+
+@dataclass(frozen=True)
+class VisibleTrace:
+    """What a plot needs of a visible run: both trajectories and losses."""
+
+    case: str
+    lr: float
+    student: Trace | None
+    reference: Trace
+    first_disagreement: int | None
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """A graded submission: score, verdicts, diagnosis, feedback and replay information."""
+
+    exercise: str
+    exercise_version: int
+    score: float
+    runs: tuple[RunGrade, ...]
+    diagnosis: tuple[Diagnosis, ...]
+    feedback: str
+    sandbox_verdict: str
+    sandbox_detail: str
+    stdout: str
+    error: dict[str, Any] | None
+    replay: dict[str, Any]
+    traces: tuple[VisibleTrace, ...] = ()
+
+    @property
+    def visible_runs(self) -> tuple[RunGrade, ...]:
+        """The runs shown in detail."""
+        return tuple(run for run in self.runs if run.visible)
+
+    def hidden_summary(self) -> dict[str, Any]:
+        """The hidden runs as an aggregate only: how many, their mean score, verdicts."""
+        hidden = [run for run in self.runs if not run.visible]
+        return {
+            "runs": len(hidden),
+            "score": round(sum(r.score for r in hidden) / len(hidden), 2) if hidden else None,
+            "verdicts": dict(Counter(r.verdict for r in hidden)),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: hidden runs appear only as an aggregate, never with their data."""
+        return {
+            "exercise": self.exercise,
+            "exercise_version": self.exercise_version,
+            "score": self.score,
+            "runs": [run.to_dict() for run in self.visible_runs],
+            "hidden": self.hidden_summary(),
+            "diagnosis": [d.to_dict() for d in self.diagnosis],
+            "feedback": self.feedback,
+            "sandbox": {"verdict": self.sandbox_verdict, "detail": self.sandbox_detail},
+            "stdout": self.stdout,
+            "error": self.error,
+            "replay": self.replay,
+        }
+
+
+# --- the grader -------------------------------------------------------------------------------
+
+
+class Grader:
+    """Grades submissions against a catalog, running them in a sandbox.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The exercises.
+    sandbox : Sandbox
+        A started sandbox (the grader does not own it).
+    """
+
+    def __init__(self, catalog: Catalog, sandbox: Sandbox) -> None:
+        self.catalog = catalog
+        self.sandbox = sandbox
+        self._prepared: dict[tuple[str, int], Prepared] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> SandboxLimits:
+        """The sandbox's limits (the code size limit comes from there)."""
+        return self.sandbox.limits
+
+    def exercise(self, exercise: str | Exercise) -> Exercise:
+        """An exercise by id (KeyError listing the known ids) or as given."""
+        return exercise if isinstance(exercise, Exercise) else self.catalog.get(exercise)
+
+    def prepare(self, exercise: str | Exercise) -> Prepared:
+        """Everything grading ``exercise`` needs that does not depend on the submission;
+        computed once per exercise version."""
+        exercise = self.exercise(exercise)
+        key = (exercise.id, exercise.version)
+        with self._lock:
+            if key not in self._prepared:
+                runs, plans, groups = prepare_runs(exercise)
+                prepared = Prepared(exercise, runs, plans, groups)
+                prepared.candidates = self._candidates(prepared)
+                self._prepared[key] = prepared
+            return self._prepared[key]
+
+    def _candidates(self, prepared: Prepared) -> list[Candidate]:
+        exercise, runs = prepared.exercise, prepared.runs
+        found: list[Candidate] = []
+        for mistake in exercise.mistakes:
+            result = self.sandbox.run(build_job(exercise, runs, mistake.source))
+            found.append(Candidate(mistake.diagnosis, tuple(
+                student_trajectories(exercise, runs, result))))
+        if exercise.kind == "update_rule":
+            for name, rule in candidate_rules(exercise).items():
+                found.append(Candidate(name, tuple(in_process(rule, runs))))
+        elif exercise.kind == "gradient":
+            found.append(Candidate("sign-flip", tuple(self._ascending(prepared))))
+        reference = [run.reference.trajectory for run in runs]
+        scoring = exercise.scoring
+        return [c for c in found
+                if distinguishable(c.trajectories, reference, scoring.atol, scoring.rtol)]
+
+    def _ascending(self, prepared: Prepared) -> list[Array | None]:
+        """Gradient descent uphill (a gradient with the wrong sign), from the engine."""
+        trajectories: list[Array | None] = []
+        for plan in prepared.plans:
+            spec = plan.spec
+            ascent = plan_run(type(spec)(**{**spec.__dict__, "hyper": {"maximize": True}}))
+            trajectories += [run.trajectory for run in execute(ascent).runs]
+        return trajectories
+
+    def message_of(self, exercise: Exercise, diagnosis: str) -> str:
+        """The sentence of a diagnosis id (the exercise's own, or gdlab's)."""
+        return message(diagnosis, exercise.kind, exercise.diagnoses)
+
+    def grade(self, exercise: str | Exercise, source: bytes | str) -> GradeResult:
+        """Grade ``source`` for ``exercise``.
+
+        Raises
+        ------
+        SourceRejectedError
+            The code fails the static checks (encoding, size, syntax, entry point).
+        KeyError
+            No such exercise.
+        SandboxBusyError, SandboxUnavailableError, SandboxError
+            The code could not be run.
+        """
+        exercise = self.exercise(exercise)
+        code = check_source(source, exercise.contract(), self.limits.code_limit)
+        prepared = self.prepare(exercise)
+        result = self.sandbox.run(build_job(exercise, prepared.runs, code))
+        return self.assess(prepared, result)
+
+    def assess(self, prepared: Prepared, result: JobResult) -> GradeResult:
+        """Score a job's result (everything after the sandbox; no I/O)."""
+        exercise, runs = prepared.exercise, prepared.runs
+        trajectories = (student_trajectories(exercise, runs, result)
+                        if result.verdict in ("ok", "error") else [None] * len(runs))
+        grades, traces = [], []
+        for index, run in enumerate(runs):
+            plan = prepared.plan_of(run)
+            student, outcome = None, None
+            trajectory = trajectories[index]
+            if trajectory is None:
+                score = failed_run("timeout" if result.verdict == "timeout" else "error")
+            else:
+                with np.errstate(all="ignore"):
+                    losses = objective_loss(plan, trajectory)
+                student = judge(losses, trajectory, plan.target, plan.spec.tolerance)
+                outcome = student.outcome
+                score = score_run(student, run.reference, exercise.scoring, plan.target)
+            grades.append(self._run_grade(run, score, outcome, student))
+            if run.case.visible:
+                traces.append(VisibleTrace(run.case.name, run.lr, student, run.reference,
+                                           score.first_disagreement, plan))
+        total = round(sum(g.score for g in grades) / len(grades), 2)
+        diagnosis = () if total == 100 else tuple(diagnose(
+            trajectories, prepared.groups, prepared.candidates,
+            functools.partial(self.message_of, exercise),
+            atol=exercise.scoring.atol, rtol=exercise.scoring.rtol))
+        return GradeResult(
+            exercise=exercise.id, exercise_version=exercise.version, score=total,
+            runs=tuple(grades), diagnosis=diagnosis,
+            feedback=feedback(total, grades, diagnosis, result),
+            sandbox_verdict=result.verdict, sandbox_detail=result.detail, stdout=result.stdout,
+            error=None if result.error is None else {
+                "type": result.error.type, "message": result.error.message,
+                "line": result.error.line},
+            replay=replay_info(exercise), traces=tuple(traces),
+        )
+
+    @staticmethod
+    def _run_grade(run: RunInput, score: RunScore, outcome: str | None,
+                   student: Trace | None) -> RunGrade:
+        where = None
+        step = score.first_disagreement
+        if run.case.visible and step is not None and student is not None:
+            mine = student.trajectory[step] if step < len(student.trajectory) else None
+            theirs = run.reference.trajectory[min(step, len(run.reference.trajectory) - 1)]
+            where = {
+                "step": step,
+                "student": None if mine is None else [_json_number(v) for v in mine],
+                "reference": [_json_number(v) for v in theirs],
+            }
+        return RunGrade(run.case.name, run.case.visible, run.lr, score.verdict, score.score,
+                        score.agreement, outcome, run.reference.outcome, score.progress, where)
+
+
+def _json_number(value: float) -> float | str:
+    """A float for JSON: NaN and infinity become the strings "nan", "inf", "-inf"."""
+    value = float(value)
+    return value if np.isfinite(value) else str(value)
+
+
+def replay_info(exercise: Exercise) -> dict[str, Any]:
+    """Everything needed to grade the same submission the same way again."""
+    return {
+        "exercise": exercise.id,
+        "exercise_version": exercise.version,
+        "cases": {case.name: {"seed": case.seed, "problem": case.problem}
+                  for case in exercise.cases},
+        "engine": ENGINE_VERSION,
+        "numpy": np.__version__,
+        "gdlab": gdlab_version(),
+    }
+
+
+def feedback(score: float, grades: Sequence[RunGrade], diagnosis: Sequence[Diagnosis],
+             result: JobResult) -> str:
+    """A short paragraph for the student: what happened and what to do."""
+    if result.verdict not in ("ok", "error") or (result.error and not any(
+            g.verdict not in ("error", "timeout") for g in grades)):
+        return result.detail
+    if score == 100:
+        return f"All {len(grades)} runs follow the reference step by step. Well done."
+    parts = []
+    if diagnosis:
+        parts.append(diagnosis[0].message)
+    elif result.error is not None:
+        parts.append(result.detail)
+    first = next((g for g in grades if g.visible and g.first_disagreement), None)
+    if first is not None and not diagnosis:
+        where = first.first_disagreement
+        parts.append(
+            f"On case '{first.case}' with lr {first.lr:g}, your parameters leave the "
+            f"reference at step {where['step']}: yours {_short(where['student'])}, the "
+            f"reference's {_short(where['reference'])}.")
+    matched = sum(g.verdict == "match" for g in grades)
+    parts.append(f"{matched} of {len(grades)} runs match the reference.")
+    return " ".join(parts)
+
+
+def _short(values: Sequence[Any] | None) -> str:
+    if values is None:
+        return "(none: the run stopped)"
+    return "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + ")"
