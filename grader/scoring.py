@@ -46,6 +46,8 @@ class Trace:
     losses: Array
     outcome: str
     steps_to_tolerance: int | None = None
+    #: The first step whose parameters are NaN or infinite (None: all finite).
+    first_non_finite: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,10 @@ def judge(losses: Array, trajectory: Array, target: float | None, tolerance: flo
         end += 1  # the engine records the first point over the limit when it is finite
     outcome = outcomes.classify(losses[:end], trajectory[:end], target=target,
                                 tolerance=tolerance, stopped_as_diverged=stopped)
-    return Trace(trajectory[:end], losses[:end], outcome.name, outcome.steps_to_tolerance)
+    finite = np.all(np.isfinite(trajectory), axis=-1)
+    first_bad = None if finite.all() else int(np.argmax(~finite))
+    return Trace(trajectory[:end], losses[:end], outcome.name, outcome.steps_to_tolerance,
+                 first_bad)
 
 
 def progress(losses: Array, target: float | None) -> float:
@@ -121,8 +126,8 @@ def score_run(student: Trace, reference: Trace, scoring: Scoring, target: float 
     reference_steps = max(1, len(reference.trajectory) - 1)
     agreement = min(1.0, max(0.0, (first - 1) / reference_steps))
     same_outcome = student.outcome == reference.outcome
-    compared = student.trajectory[: len(reference.trajectory)]
-    if not np.all(np.isfinite(compared)):
+    blew_up = student.first_non_finite
+    if blew_up is not None and blew_up < len(reference.trajectory):
         return RunScore("non-finite", 0.0, agreement, False, 0.0, first)
     if reference.outcome == "diverged":
         return RunScore(_verdict(student, reference), round(100 * agreement, 6), agreement,
