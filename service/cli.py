@@ -21,9 +21,9 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from grader.engine import (
     CLIPS,
@@ -283,19 +283,21 @@ def _reference(args: argparse.Namespace) -> int:
         from grader.plots import plot_sweep
 
         _write(args.plot, plot_sweep(result, fmt))
+    return _report(result, args, format_table)
+
+
+def _report(result, args: argparse.Namespace, formatter: Callable[[Any], str]) -> int:
+    """Print ``result`` as JSON (``--json``) or through ``formatter``; say where the plot went."""
     if args.json:
         data = result.to_dict()
         if args.plot:
             data["plot"] = str(args.plot)
         print(json.dumps(data, allow_nan=False))
     else:
-        print(format_table(result))
+        print(formatter(result))
         if args.plot:
             print(f"\nPlot written to {args.plot}")
     return 0
-
-
-# --- entry point ---------------------------------------------------------------------
 
 
 # --- grading ------------------------------------------------------------------------------
@@ -369,16 +371,7 @@ def _grade(args: argparse.Namespace) -> int:
         from grader.plots import plot_grade
 
         _write(args.plot, plot_grade(result, fmt))
-    if args.json:
-        data = result.to_dict()
-        if args.plot:
-            data["plot"] = args.plot
-        print(json.dumps(data, allow_nan=False))
-    else:
-        print(format_grade(result))
-        if args.plot:
-            print(f"\nPlot written to {args.plot}")
-    return 0
+    return _report(result, args, format_grade)
 
 
 def format_grade(result) -> str:
