@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gdlab reference --plot seed-experiment.png
+	$(BIN)/gdlab serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

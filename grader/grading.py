@@ -447,11 +447,17 @@ class Grader:
         SandboxBusyError, SandboxUnavailableError, SandboxError
             The code could not be run.
         """
+        return self.submit(exercise, source)[0]
+
+    def submit(self, exercise: str | Exercise,
+               source: bytes | str) -> tuple[GradeResult, JobResult]:
+        """Grade ``source`` as :meth:`grade` does, and also return the sandbox's result:
+        what to keep to score or draw the submission again (:meth:`assess`)."""
         exercise = self.exercise(exercise)
         code = check_source(source, exercise.contract(), self.limits.code_limit)
         prepared = self.prepare(exercise)
         result = self.sandbox.run(build_job(exercise, prepared.runs, code))
-        return self.assess(prepared, result)
+        return self.assess(prepared, result), result
 
     def assess(self, prepared: Prepared, result: JobResult) -> GradeResult:
         """Score a job's result (everything after the sandbox; no I/O)."""

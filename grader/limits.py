@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -213,3 +214,53 @@ class SandboxLimits:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """What one client of the HTTP service may send, and how fast.
+
+    Attributes
+    ----------
+    rate_limit : str
+        Requests per client to the API, in Flask-Limiter's notation (``120/minute``,
+        ``10/second;1000/hour``); ``off`` turns rate limiting off.
+    max_request_bytes : int
+        Bytes of one request body (beyond it: 413).
+    max_page_size : int
+        Items in one page of a listing.
+    """
+
+    rate_limit: str = "120/minute"
+    max_request_bytes: int = 2 * MiB
+    max_page_size: int = 200
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceLimits:
+        """Defaults overridden by ``GDLAB_<NAME>`` variables, e.g. ``GDLAB_RATE_LIMIT=off``.
+
+        Raises
+        ------
+        ValueError
+            If a number is not positive, or the rate limit is not in the notation.
+        """
+        limits = _from_env(cls, "GDLAB_", environ)
+        if not RATE_LIMIT_PATTERN.fullmatch(limits.rate_limit):
+            raise ValueError(
+                f"GDLAB_RATE_LIMIT must be like '120/minute' or '10/second;1000/hour', "
+                f"or 'off'; got {limits.rate_limit!r}")
+        return limits
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether requests are rate limited at all."""
+        return self.rate_limit != "off"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return asdict(self)
+
+
+_RATE = r"\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*"
+#: A rate limit setting: ``off``, or one or more rates separated by ``;`` or ``,``.
+RATE_LIMIT_PATTERN = re.compile(rf"off|{_RATE}([;,]{_RATE})*")

@@ -39,6 +39,7 @@ from grader.engine import (
 )
 from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from grader.limits import Limits
+from service.config import Config, ConfigError
 
 EXIT_USAGE = 2
 
@@ -498,6 +499,65 @@ def _sandbox_server(args: argparse.Namespace) -> int:
     os.execve(sys.executable, command, runner_environment(settings))
 
 
+# --- the service ---------------------------------------------------------------------
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (gunicorn) with its sandbox runner",
+        description="Run the gdlab service on gunicorn. Configuration comes from GDLAB_* "
+                    "variables (see the README); with none set: SQLite in ./gdlab-data, a "
+                    "sandbox runner started alongside, the bundled exercises.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=2,
+                       help="gunicorn worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=4,
+                       help="threads per worker (default 4)")
+    serve.set_defaults(handler=_serve)
+
+
+def _config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.serve import ServeOptions, serve
+
+    if not 0 < args.port < 65536 or args.workers < 1 or args.threads < 1:
+        raise UsageError("--port must be 1-65535, --workers and --threads at least 1")
+    return serve(ServeOptions(args.host, args.port, args.workers, args.threads), _config())
+
+
+def _add_instructor_token(commands) -> None:
+    token = commands.add_parser(
+        "instructor-token", help="issue a new instructor token (when none is configured)",
+        description="Replace the generated instructor token with a new one and print it. "
+                    "Has no effect on GDLAB_INSTRUCTOR_TOKEN, which always wins.")
+    token.add_argument("--reset", action="store_true", required=True,
+                       help="make a new token (the old one stops working)")
+    token.set_defaults(handler=_instructor_token)
+
+
+def _instructor_token(args: argparse.Namespace) -> int:
+    from service.app import prepare_database
+    from service.auth import reset_instructor_token
+
+    config = _config()
+    if config.instructor_token:
+        raise UsageError("GDLAB_INSTRUCTOR_TOKEN is set: that is the instructor token")
+    db = prepare_database(config)[0]
+    with db.session() as session:
+        token = reset_instructor_token(session)
+    print(token)
+    print("(restart the service for it to take effect)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gdlab`` argument parser with all its subcommands."""
     parser = _Parser(prog="gdlab", description="gdlab: grade gradient-descent exercises.")
@@ -506,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade(commands)
     _add_exercises(commands)
     _add_sandbox_server(commands)
+    _add_serve(commands)
+    _add_instructor_token(commands)
     return parser
 
 

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from grader.engine import outcomes
 from grader.engine.optimizers import OptimizerDef, get_optimizer
-from grader.engine.options import OptionValue, SpecError
+from grader.engine.options import OptionValue, SpecError, resolve_options
 from grader.engine.problems import INIT_MODES, Problem, make_problem
 from grader.engine.regularizers import Clip, Regularizer, make_clip, make_regularizer
 from grader.engine.schedules import ScheduleDef, get_schedule, rates_by_epoch
@@ -132,6 +132,32 @@ class Plan:
     def steps(self) -> int:
         """Total number of updates per run."""
         return self.spec.epochs * self.steps_per_epoch
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as resolved, every default filled in: two requests that run the
+        same sweep give equal dictionaries (the key of a cache of reference runs)."""
+        spec = self.spec
+        return {
+            "problem": self.problem.name,
+            "problem_options": resolve_options("problem_options", type(self.problem).options,
+                                               spec.problem_options),
+            "optimizer": self.optimizer.name,
+            "hyper": dict(self.hyper),
+            "learning_rates": self.learning_rates.tolist(),
+            "epochs": spec.epochs,
+            "init": spec.init,
+            "seed": spec.seed,
+            "x0": None if spec.x0 is None else self.starts[0].tolist(),
+            "schedule": {"name": self.schedule.name, "options": dict(self.schedule_options)},
+            "regularizer": {"name": self.regularizer.kind,
+                            "options": self.regularizer.describe()["options"]},
+            "clip": {"name": self.clip.kind, "options": dict(self.clip.options or {})},
+            # a batch as large as the data is the full batch
+            "batch_size": (None if self.steps_per_epoch == 1 or spec.batch_size is None
+                           else spec.batch_size),
+            "tolerance": float(spec.tolerance),
+            "engine": ENGINE_VERSION,
+        }
 
     @property
     def target(self) -> float | None:

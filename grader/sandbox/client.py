@@ -352,6 +352,10 @@ class Sandbox:
         Layers the started runner must not apply (tests of what each layer blocks).
     start_timeout : float
         Seconds to wait for the runner to answer.
+    runtime_dir : str, optional
+        Where a started runner puts its socket and log, kept across restarts (so that
+        other processes can reach it at ``<runtime_dir>/runner.sock``); default: a fresh
+        temporary directory, removed with the runner.
 
     A started runner is supervised: if it dies it is started again at the next job, and
     it stops with this object (``close()``, the ``with`` block, or this process's death).
@@ -359,14 +363,16 @@ class Sandbox:
     """
 
     def __init__(self, limits: SandboxLimits | None = None, *, socket_path: str | None = None,
-                 disable_layers: Sequence[str] = (), start_timeout: float = 30.0) -> None:
+                 disable_layers: Sequence[str] = (), start_timeout: float = 30.0,
+                 runtime_dir: str | None = None) -> None:
         self.limits = limits or SandboxLimits.from_env()
         self.external = socket_path is not None
         self.socket_path = socket_path
         self.disable_layers = tuple(disable_layers)
         self.start_timeout = start_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self._directory: str | None = None
+        self._directory: str | None = runtime_dir
+        self._own_directory = runtime_dir is None
         self._lock = threading.Lock()
         self.restarts = 0
 
@@ -392,7 +398,8 @@ class Sandbox:
 
     def _spawn(self) -> None:
         self._cleanup_process()
-        self._directory = tempfile.mkdtemp(prefix="gdlab-sandbox-")
+        if self._directory is None:
+            self._directory = tempfile.mkdtemp(prefix="gdlab-sandbox-")
         self.socket_path = os.path.join(self._directory, "runner.sock")
         command = [sys.executable, "-m", "grader.sandbox.runner", "--socket", self.socket_path,
                    "--parent-pid", str(os.getpid()), "--limits", json.dumps(asdict(self.limits))]
@@ -509,7 +516,7 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self._directory is not None:
+        if self._directory is not None and self._own_directory:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
 

@@ -1,0 +1,109 @@
+"""Instructors: students and their tokens, every submission, the gradebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service import submissions as store
+from service.api.common import API_PREFIX, BEARER, Blueprint, instructor, link
+from service.auth import new_token, token_hash
+from service.errors import ApiError
+from service.models import Student, utcnow
+from service.schemas import (
+    GradebookSchema,
+    PageSchema,
+    StudentCreatedSchema,
+    StudentListSchema,
+    StudentRequestSchema,
+    SubmissionQuerySchema,
+)
+from service.state import services
+
+blp = Blueprint("instructor", __name__, url_prefix=API_PREFIX,
+                description="For instructors (the instructor token)")
+
+
+@blp.route("/students", methods=["POST"])
+@blp.arguments(StudentRequestSchema)
+@blp.response(201, StudentCreatedSchema)
+@blp.alt_response(409, schema=None, description="A student of that name exists")
+@blp.doc(security=BEARER)
+def create_student(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Register a student and issue their token. The token is shown in this answer only;
+    the server keeps its hash."""
+    instructor()
+    token = new_token()
+    student = Student(name=body["name"], token_hash=token_hash(token), created_at=utcnow())
+    try:
+        with services().db.session() as session:
+            session.add(student)
+    except IntegrityError:
+        raise ApiError(409, f"A student named {body['name']!r} already exists.",
+                       {"name": ["already registered"]}) from None
+    return {"name": student.name, "token": token, "created_at": student.created_at}, 201
+
+
+@blp.route("/students")
+@blp.response(200, StudentListSchema)
+@blp.doc(security=BEARER)
+def students() -> dict[str, Any]:
+    """The registered students (never their tokens)."""
+    instructor()
+    with services().db.session() as session:
+        rows = session.scalars(select(Student).order_by(Student.name)).all()
+        return {"items": [{"name": s.name, "created_at": s.created_at} for s in rows]}
+
+
+@blp.route("/submissions")
+@blp.arguments(SubmissionQuerySchema, location="query")
+@blp.response(200, PageSchema)
+@blp.doc(security=BEARER)
+def list_submissions(query: dict[str, Any]) -> dict[str, Any]:
+    """Every submission, newest first: filter by exercise, student, status and date."""
+    instructor()
+    page_size = min(query.pop("page_size"), services().config.service_limits.max_page_size)
+    with services().db.session() as session:
+        items, total = store.listing(session, page_size=page_size, **query)
+    return {"items": [{
+        "id": s.public_id, "exercise": s.exercise, "exercise_version": s.exercise_version,
+        "student": s.student, "status": s.status, "score": s.score, "created_at": s.created_at,
+        "grading_ms": s.grading_ms,
+        "links": {"self": link("submissions.submission", public_id=s.public_id)},
+    } for s in items], "page": query["page"], "page_size": page_size, "total": total}
+
+
+@blp.route("/gradebook")
+@blp.response(200, GradebookSchema)
+@blp.doc(security=BEARER)
+def gradebook() -> dict[str, Any]:
+    """Best and latest score of every named student on every exercise they submitted to."""
+    instructor()
+    with services().db.session() as session:
+        return {"items": store.gradebook(session)}
+
+
+@blp.route("/gradebook.csv")
+@blp.response(200, description="student, exercise, best, latest, submissions, "
+                                "last_submitted", content_type="text/csv")
+@blp.doc(security=BEARER)
+def gradebook_csv() -> Response:
+    """The gradebook as CSV, for a spreadsheet or an LMS."""
+    instructor()
+    with services().db.session() as session:
+        rows = store.gradebook(session)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = ["student", "exercise", "best", "latest", "submissions", "last_submitted"]
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row[c].isoformat() + "Z" if c == "last_submitted" else row[c]
+                         for c in columns])
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="gradebook.csv"'
+    return response

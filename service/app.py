@@ -1,0 +1,141 @@
+"""The Flask application factory.
+
+>>> from service.app import create_app            # doctest: +SKIP
+>>> app = create_app()                            # configuration from GDLAB_* variables
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_smorest import Api
+
+from grader.grading import gdlab_version
+from grader.sandbox import Sandbox
+from service.api import catalogue, exercises, health, instructor, reference, submissions
+from service.api.common import API_PREFIX
+from service.auth import instructor_hash
+from service.config import Config
+from service.db import Database, upgrade
+from service.errors import install_error_handlers
+from service.state import Services, services
+
+log = logging.getLogger(__name__)
+
+SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+
+_DESCRIPTION = """\
+gdlab grades gradient-descent and optimizer exercises: submit the source of an update rule
+and get a convergence score, a verdict per learning rate, a diagnosis of the mistake and a
+plot of your curves over the reference's. Errors are always JSON
+`{code, status, message, errors}`."""
+
+
+def _api_settings(config: Config) -> dict[str, Any]:
+    return {
+        "API_TITLE": "gdlab",
+        "API_VERSION": gdlab_version(),
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": API_PREFIX,
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI,
+        "API_SPEC_OPTIONS": {
+            "info": {"description": _DESCRIPTION},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "An instructor's or a student's token"}}},
+        },
+        "MAX_CONTENT_LENGTH": config.service_limits.max_request_bytes,
+        "TESTING": config.testing,
+        # Flask-Limiter: per client, off when GDLAB_RATE_LIMIT=off
+        "RATELIMIT_ENABLED": config.service_limits.rate_limited,
+        "RATELIMIT_STORAGE_URI": config.rate_limit_storage,
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+
+
+def client_key() -> str:
+    """Whom a rate limit counts: the bearer token's holder, else the client's address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "token:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
+    return "address:" + (get_remote_address() or "unknown")
+
+
+def _not_rate_limited() -> bool:
+    path = request.path
+    return (not path.startswith(API_PREFIX + "/")
+            or path in (f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs"))
+
+
+def prepare_database(config: Config) -> tuple[Database, str]:
+    """The database, migrated to the newest schema, and the instructor token's hash (one
+    is generated at the first start if none is configured)."""
+    db = Database(config.database_url)
+    lock_dir = config.data_dir if config.is_sqlite else None
+    upgrade(db.engine, lock_dir)
+    with db.session() as session:
+        digest = instructor_hash(session, config.instructor_token)
+    return db, digest
+
+
+def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) -> Flask:
+    """Build the gdlab service.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Default: :meth:`Config.from_env`.
+    sandbox : Sandbox, optional
+        A sandbox to grade with (the caller owns it). Default: the runner at
+        ``config.sandbox_socket``, or one started by this app (and stopped at exit).
+
+    Returns
+    -------
+    Flask
+        The application; its parts are in ``app.extensions["gdlab"]``.
+    """
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(_api_settings(config))
+    app.json.sort_keys = False  # keep the documented order of fields
+
+    db, digest = prepare_database(config)
+    owns_sandbox = sandbox is None
+    if sandbox is None:
+        sandbox = Sandbox(config.sandbox_limits, socket_path=config.sandbox_socket)
+    state = Services(config=config, db=db, sandbox=sandbox, instructor_hash=digest,
+                     owns_sandbox=owns_sandbox)
+    app.extensions["gdlab"] = state
+    if owns_sandbox:
+        atexit.register(state.close)
+
+    api = Api(app)
+    for module in (health, exercises, submissions, reference, catalogue, instructor):
+        api.register_blueprint(module.blp)
+    install_error_handlers(app)  # after Api: its handler is replaced by ours
+
+    limiter = Limiter(client_key, app=app,
+                      default_limits=([config.service_limits.rate_limit]
+                                      if config.service_limits.rate_limited else []),
+                      default_limits_exempt_when=_not_rate_limited)
+    app.extensions["gdlab_limiter"] = limiter
+
+    @app.before_request
+    def _refresh_catalog() -> None:
+        if request.path.startswith(API_PREFIX):
+            services().refresh_catalog()
+
+    @app.after_request
+    def _no_sniffing(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    return app

@@ -1,0 +1,128 @@
+"""The service's one configuration object, read from ``GDLAB_*`` environment variables.
+
+Every setting has an embedded default, so ``gdlab serve`` runs with none set: SQLite in
+``./gdlab-data``, a sandbox runner started with the service, the bundled exercises, open
+self-study submissions. The limits themselves are defined in :mod:`grader.limits`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.limits import Limits, SandboxLimits, ServiceLimits
+
+STUDENT_AUTH_MODES = ("open", "required")
+
+#: Each variable, its default and what it does: the README's table is written from this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "GDLAB_DATA_DIR": ("./gdlab-data", "where the SQLite database and runtime files live"),
+    "GDLAB_DATABASE_URL": ("sqlite:///<GDLAB_DATA_DIR>/gdlab.sqlite3",
+                           "any SQLAlchemy URL (e.g. postgresql+psycopg://...)"),
+    "GDLAB_INSTRUCTOR_TOKEN": ("(generated at first start, printed once)",
+                               "the instructors' bearer token"),
+    "GDLAB_STUDENT_AUTH": ("open", "`open`: self-study, a student name is optional; "
+                                   "`required`: every submission needs a student token"),
+    "GDLAB_RATE_LIMIT": ("120/minute", "requests per client to /api, Flask-Limiter notation; "
+                                       "`off` to disable"),
+    "GDLAB_RATE_LIMIT_STORAGE": ("memory://", "where rate-limit counters live "
+                                              "(e.g. redis://host:6379)"),
+    "GDLAB_MAX_REQUEST_BYTES": ("2097152", "largest request body (413 beyond)"),
+    "GDLAB_MAX_PAGE_SIZE": ("200", "largest page of a listing"),
+    "GDLAB_EXERCISES_DIR": ("(the bundled exercises)", "a folder of exercise folders"),
+    "GDLAB_SANDBOX_SOCKET": ("(a runner started with the service)",
+                             "the UNIX socket of a separate `gdlab sandbox-server`"),
+    "GDLAB_MAX_EPOCHS, GDLAB_MAX_LEARNING_RATES, ...": ("see grader/limits.py",
+                                                       "limits of reference runs"),
+    "GDLAB_SANDBOX_TIME_LIMIT, GDLAB_SANDBOX_CODE_LIMIT, ...": (
+        "see grader/limits.py", "limits of student code"),
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, naming the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service can be configured with.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Database file, runner socket and other runtime files.
+    database_url : str
+        SQLAlchemy URL.
+    instructor_token : str or None
+        The instructors' token; None: one is generated at first start (its hash kept).
+    student_auth : {"open", "required"}
+        Whether submissions need a student token.
+    rate_limit_storage : str
+        Flask-Limiter storage URI.
+    exercises_dir : Path or None
+        None: the bundled exercises.
+    sandbox_socket : str or None
+        A separate sandbox runner's socket; None: start one with the service.
+    limits, sandbox_limits, service_limits
+        The limits in force (:mod:`grader.limits`).
+    testing : bool
+        Flask's testing mode.
+    """
+
+    data_dir: Path = Path("gdlab-data")
+    database_url: str = ""
+    instructor_token: str | None = None
+    student_auth: str = "open"
+    rate_limit_storage: str = "memory://"
+    exercises_dir: Path | None = None
+    sandbox_socket: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
+    service_limits: ServiceLimits = field(default_factory=ServiceLimits)
+    testing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.student_auth not in STUDENT_AUTH_MODES:
+            raise ConfigError(f"GDLAB_STUDENT_AUTH must be 'open' or 'required', "
+                              f"got {self.student_auth!r}")
+        if self.instructor_token is not None and len(self.instructor_token) < 16:
+            raise ConfigError("GDLAB_INSTRUCTOR_TOKEN must be at least 16 characters long")
+        if not self.database_url:
+            database = (self.data_dir / "gdlab.sqlite3").resolve()
+            object.__setattr__(self, "database_url", f"sqlite:///{database}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """The configuration from ``GDLAB_*`` variables (``os.environ`` by default).
+
+        Raises
+        ------
+        ConfigError
+            Naming the variable that cannot be used.
+        """
+        env = os.environ if environ is None else environ
+        try:
+            return cls(
+                data_dir=Path(env.get("GDLAB_DATA_DIR") or "gdlab-data"),
+                database_url=env.get("GDLAB_DATABASE_URL", ""),
+                instructor_token=env.get("GDLAB_INSTRUCTOR_TOKEN") or None,
+                student_auth=env.get("GDLAB_STUDENT_AUTH", "open").strip().lower(),
+                rate_limit_storage=env.get("GDLAB_RATE_LIMIT_STORAGE") or "memory://",
+                exercises_dir=(Path(env["GDLAB_EXERCISES_DIR"])
+                               if env.get("GDLAB_EXERCISES_DIR") else None),
+                sandbox_socket=env.get("GDLAB_SANDBOX_SOCKET") or None,
+                limits=Limits.from_env(env),
+                sandbox_limits=SandboxLimits.from_env(env),
+                service_limits=ServiceLimits.from_env(env),
+            )
+        except ConfigError:
+            raise
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (WAL, busy timeout, a file to create)."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,192 @@
+"""The one error format of the API, and the one place where failures become responses.
+
+Every error, whatever raised it — a view, a schema, webargs, Flask-Limiter, Werkzeug's
+404/405/413, a bug — leaves as JSON ``{code, status, message, errors}``: ``errors`` maps a
+field to its messages (empty when no field is to blame). Nothing a client sends can make
+a 500; a 500 is a bug in gdlab, logged here with its traceback and never shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from http import HTTPStatus
+from typing import Any, NoReturn
+
+from flask import Flask, Response, jsonify
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+Errors = dict[str, list[str]]
+
+
+class ApiError(Exception):
+    """An error response: status, a sentence, field messages and extra headers.
+
+    Examples
+    --------
+    >>> raise ApiError(404, "No submission 'x1'.")
+    Traceback (most recent call last):
+    ...
+    service.errors.ApiError: No submission 'x1'.
+    """
+
+    def __init__(self, status: int, message: str, errors: Errors | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+
+def field_error(field: str, message: str, status: int = 422) -> ApiError:
+    """An error blaming one field of the request."""
+    return ApiError(status, f"{field}: {message}", {field: [message]})
+
+
+def error_response(status: int, message: str, errors: Errors | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """The JSON response of an error."""
+    response = jsonify(code=status, status=HTTPStatus(status).phrase, message=message,
+                       errors=errors or {})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten(messages: Any, prefix: str = "") -> Errors:
+    """marshmallow's nested messages (``{"json": {"hyper": {"beta1": [...]}}}``) as dotted
+    fields (``{"hyper.beta1": [...]}``); the location (json, query) is dropped."""
+    if isinstance(messages, dict):
+        flat: Errors = {}
+        for key, value in messages.items():
+            if (not prefix and key in ("json", "query", "view_args", "form", "headers")) \
+                    or key == "_schema":
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for inner, texts in flatten(value, name).items():
+                flat.setdefault(inner, []).extend(texts)
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "body": list(messages)}
+    if isinstance(messages, list):
+        flat = {}
+        for item in messages:
+            for inner, texts in flatten(item, prefix).items():
+                flat.setdefault(inner, []).extend(texts)
+        return flat
+    return {prefix or "body": [str(messages)]}
+
+
+def _summary(errors: Errors) -> str:
+    fields = sorted(errors)
+    if len(fields) == 1:
+        return f"{fields[0]}: {errors[fields[0]][0]}"
+    return "Some fields are not valid: " + ", ".join(fields) + "."
+
+
+_MESSAGES = {
+    404: "There is nothing at this address. The API lives under /api/v1 "
+         "(see /api/v1/docs).",
+    405: "This address does not accept the {method} method.",
+}
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers = dict(data.get("headers") or {})
+    if "messages" in data:  # a webargs/marshmallow validation error
+        errors = flatten(data["messages"])
+        return error_response(status, data.get("message") or _summary(errors), errors, headers)
+    if status == 413:
+        message = "The request is too large."
+    elif status == 429:
+        message = f"Too many requests ({error.description}). Wait a little and try again."
+    elif status in _MESSAGES:
+        from flask import request  # noqa: PLC0415 (only for the message)
+
+        message = _MESSAGES[status].format(method=request.method)
+    else:
+        message = error.description or HTTPStatus(status).phrase
+    response = error_response(status, message, {}, headers)
+    for name, value in error.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers.setdefault(name, value)
+    return response
+
+
+def _api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.message, error.errors, error.headers)
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unexpected error", exc_info=error)
+    return error_response(500, "Something went wrong on our side; it has been logged. "
+                               "Please try again, and tell your instructor if it persists.")
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Make every error of ``app`` a JSON error (after flask-smorest installed its own)."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+# --- strict JSON ----------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number in JSON; send a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def strict_json_loads(text: str | bytes) -> Any:
+    """JSON as the standard says: no NaN, no Infinity, no number that overflows a float.
+
+    Raises
+    ------
+    ValueError
+        With a sentence saying where and what (``json.JSONDecodeError`` for syntax).
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+class StrictJSONParser(FlaskParser):
+    """webargs' parser reading bodies with :func:`strict_json_loads`, whatever the
+    Content-Type claims (curl's ``-d`` says form data), with a readable error."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        data = req.get_data(cache=True)
+        if not data:
+            return None
+        try:
+            return strict_json_loads(data)
+        except UnicodeDecodeError as error:
+            raise ApiError(400, f"The request body is not UTF-8 (byte {error.start}); "
+                                "send JSON encoded as UTF-8.") from None
+        except json.JSONDecodeError as error:
+            raise ApiError(400, f"The request body is not valid JSON: {error.msg} at line "
+                                f"{error.lineno}, column {error.colno}.") from None
+        except (ValueError, RecursionError) as error:
+            raise ApiError(400, f"The request body is not valid JSON: {error}.") from None
+
+    def load_json(self, req: Any, schema: Any) -> Any:
+        """The body as JSON; an empty body is an empty object (its required fields are
+        then reported one by one)."""
+        data = self._raw_load_json(req)
+        return {} if data is None else data

@@ -1,0 +1,94 @@
+"""The database tables (SQLAlchemy 2 declarative). The schema itself is created and
+upgraded by the Alembic migrations in ``service/migrations``; a test checks they agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: A submission's life: stored before grading, then one of the other three.
+STATUSES = ("grading", "graded", "rejected", "failed")
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, without tzinfo (SQLite keeps no zone; every time here is UTC)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """The tables' common base."""
+
+
+class Student(Base):
+    """A student an instructor registered; the token itself is never kept, only its hash."""
+
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Submission(Base):
+    """One submission: kept from the moment it arrives, whatever becomes of it."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The id clients see: random, so submissions cannot be enumerated.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    exercise: Mapped[str] = mapped_column(String(64), index=True)
+    exercise_version: Mapped[int] = mapped_column(Integer)
+    student: Mapped[str | None] = mapped_column(String(100), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"))
+    code: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="grading", index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    #: The graded result as JSON (what the API returned).
+    result: Mapped[str | None] = mapped_column(Text)
+    #: The sandbox's result, packed by grader.archive (compressed trajectories).
+    job: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Why it was rejected or failed, in a sentence.
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    graded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    grading_ms: Mapped[float | None] = mapped_column(Float)
+    sandbox_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class ReferenceRun(Base):
+    """A reference sweep, keyed by its canonical request: asking twice runs it once."""
+
+    __tablename__ = "reference_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request: Mapped[str] = mapped_column(Text)
+    #: The result as zlib-compressed JSON.
+    result: Mapped[bytes] = mapped_column(LargeBinary)
+    engine_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    compute_ms: Mapped[float] = mapped_column(Float)
+
+
+class Plot(Base):
+    """A rendered plot, drawn on first request and kept."""
+
+    __tablename__ = "plots"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Setting(Base):
+    """Service-wide values kept across restarts (the instructor token's hash, ...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

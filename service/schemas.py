@@ -1,0 +1,425 @@
+"""The API's request and response schemas (marshmallow 4): what clients may send, checked
+before anything runs, and what they get back, as the OpenAPI document describes it."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+#: A student name: letters, digits and a few separators, as in a gradebook column.
+STUDENT_NAME = validate.Regexp(
+    r"^[\w][\w .@+\-]{0,99}$", flags=re.UNICODE,
+    error="Use 1 to 100 letters, digits, spaces or . @ + - _ (starting with a letter or digit).")
+EXERCISE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,63}$",
+                              error="Exercise ids are lower-case letters, digits and dashes.")
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error (a misspelt field must not be silently ignored)."""
+
+    class Meta:
+        """marshmallow's options."""
+
+        unknown = RAISE
+
+
+def _option_value() -> fields.Raw:
+    return fields.Raw(metadata={"oneOf": [{"type": "number"}, {"type": "boolean"}]})
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    """Every error the API returns."""
+
+    code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = fields.String(required=True, metadata={"description": "HTTP status phrase"})
+    message = fields.String(required=True, metadata={"description": "What went wrong"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         required=True,
+                         metadata={"description": "Messages per field (may be empty)"})
+
+
+# --- health and limits -------------------------------------------------------------------
+
+
+class SandboxHealthSchema(Schema):
+    """The sandbox as /health shows it."""
+
+    reachable = fields.Boolean(required=True)
+    layers_active = fields.List(fields.String(), required=True)
+    layers_missing = fields.List(fields.String(), required=True)
+    slots = fields.Integer(allow_none=True, required=True)
+    running = fields.Integer(allow_none=True, required=True)
+    waiting = fields.Integer(allow_none=True, required=True)
+
+
+class HealthSchema(Schema):
+    """GET /health."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]))
+    version = fields.String(required=True)
+    engine_version = fields.String(required=True)
+    exercises = fields.Integer(required=True)
+    exercise_errors = fields.Integer(required=True)
+    database = fields.Boolean(required=True)
+    sandbox = fields.Nested(SandboxHealthSchema, required=True)
+
+
+class LimitsSchema(Schema):
+    """GET /api/v1/limits."""
+
+    reference = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    sandbox = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    service = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    student_auth = fields.String(required=True)
+
+
+# --- catalogues --------------------------------------------------------------------------
+
+
+class OptionSchema(Schema):
+    """A setting of a problem, optimizer, schedule, regulariser or clipping."""
+
+    name = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["float", "int", "bool"]))
+    default = fields.Raw(allow_none=True, metadata={"description": "None: required"})
+    range = fields.String(required=True)
+    minimum = fields.Float(allow_none=True)
+    maximum = fields.Float(allow_none=True)
+    exclusive_minimum = fields.Boolean(required=True)
+    exclusive_maximum = fields.Boolean(required=True)
+    required = fields.Boolean(required=True)
+    help = fields.String(required=True)
+
+
+class CatalogueEntrySchema(Schema):
+    """A problem or an optimizer, with its settings."""
+
+    name = fields.String(required=True)
+    summary = fields.String(required=True)
+    options = fields.List(fields.Nested(OptionSchema), required=True)
+    default_lr = fields.Float(metadata={"description": "optimizers: torch's default"})
+
+
+class CatalogueSchema(Schema):
+    """GET /api/v1/problems, /api/v1/optimizers."""
+
+    items = fields.List(fields.Nested(CatalogueEntrySchema), required=True)
+
+
+# --- exercises ---------------------------------------------------------------------------
+
+
+class ContractSchema(Schema):
+    """How the student's function is called."""
+
+    entry = fields.String(required=True)
+    signature = fields.String(required=True)
+    hyper = fields.List(fields.String(), required=True)
+
+
+class VisibleCaseSchema(Schema):
+    """A case whose inputs the student may see."""
+
+    name = fields.String(required=True)
+    problem = fields.String(required=True)
+    problem_options = fields.Dict(keys=fields.String(), values=_option_value(), required=True)
+    seed = fields.Integer(allow_none=True)
+    x0 = fields.List(fields.Float(), allow_none=True)
+    learning_rates = fields.List(fields.Float(), required=True)
+    epochs = fields.Integer(required=True)
+    hyper = fields.Dict(keys=fields.String(), values=_option_value(), required=True)
+    batch_size = fields.Integer(allow_none=True)
+
+
+class WeightsSchema(Schema):
+    """How a run's score is weighted."""
+
+    agreement = fields.Float(required=True)
+    outcome = fields.Float(required=True)
+    progress = fields.Float(required=True)
+
+
+class ScoringSchema(Schema):
+    """The exercise's tolerances and weights."""
+
+    atol = fields.Float(required=True)
+    rtol = fields.Float(required=True)
+    weights = fields.Nested(WeightsSchema, required=True)
+
+
+class ExerciseSummarySchema(Schema):
+    """An exercise in the list."""
+
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    version = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    summary = fields.String(required=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class ExerciseListSchema(Schema):
+    """GET /api/v1/exercises."""
+
+    items = fields.List(fields.Nested(ExerciseSummarySchema), required=True)
+
+
+class ExerciseSchema(ExerciseSummarySchema):
+    """GET /api/v1/exercises/{id}: never the hidden cases' inputs, never the solution."""
+
+    statement = fields.String(required=True, metadata={"description": "Markdown"})
+    starter = fields.String(required=True)
+    contract = fields.Nested(ContractSchema, required=True)
+    visible_cases = fields.List(fields.Nested(VisibleCaseSchema), required=True)
+    hidden_cases = fields.Integer(required=True, metadata={"description": "how many"})
+    scoring = fields.Nested(ScoringSchema, required=True)
+
+
+class ReloadSchema(Schema):
+    """POST /api/v1/exercises/reload."""
+
+    exercises = fields.Integer(required=True)
+    errors = fields.List(fields.String(), required=True)
+
+
+# --- submissions -------------------------------------------------------------------------
+
+
+class SubmissionRequestSchema(StrictSchema):
+    """POST /api/v1/submissions."""
+
+    exercise = fields.String(required=True, validate=EXERCISE_ID,
+                             metadata={"example": "gd"})
+    code = fields.String(required=True, metadata={
+        "description": "The Python source, UTF-8",
+        "example": "def update(params, grad, lr, state, **hyper):\n"
+                   "    return params - lr * grad\n"})
+    student = fields.String(validate=STUDENT_NAME, metadata={
+        "description": "Your name (open mode; with a student token it is the token's)"})
+
+
+class DisagreementSchema(Schema):
+    """Where a visible run first left the reference's path."""
+
+    step = fields.Integer(required=True)
+    student = fields.List(fields.Raw(), allow_none=True, required=True,
+                          metadata={"description": "numbers, or 'nan'/'inf'/'-inf'"})
+    reference = fields.List(fields.Raw(), required=True)
+
+
+class RunSchema(Schema):
+    """One visible case at one learning rate."""
+
+    case = fields.String(required=True)
+    lr = fields.Float(required=True)
+    verdict = fields.String(required=True)
+    score = fields.Float(required=True)
+    agreement = fields.Float(required=True)
+    outcome = fields.String(allow_none=True, required=True)
+    reference_outcome = fields.String(required=True)
+    progress = fields.Float(required=True)
+    first_disagreement = fields.Nested(DisagreementSchema, allow_none=True, required=True)
+
+
+class HiddenSchema(Schema):
+    """The hidden runs, as an aggregate only."""
+
+    runs = fields.Integer(required=True)
+    score = fields.Float(allow_none=True, required=True)
+    verdicts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class DiagnosisSchema(Schema):
+    """A named mistake and how to fix it."""
+
+    id = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class SandboxVerdictSchema(Schema):
+    """How the sandbox job ended."""
+
+    verdict = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class StudentErrorSchema(Schema):
+    """An exception the student's code raised."""
+
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+    line = fields.Integer(allow_none=True, required=True)
+
+
+class SubmissionSchema(Schema):
+    """A submission and, once graded, its result (the shape of ``gdlab grade --json``)."""
+
+    id = fields.String(required=True)
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
+    student = fields.String(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    graded_at = fields.DateTime(allow_none=True)
+    exercise = fields.String(required=True)
+    exercise_version = fields.Integer(required=True)
+    score = fields.Float(allow_none=True, required=True)
+    runs = fields.List(fields.Nested(RunSchema))
+    hidden = fields.Nested(HiddenSchema)
+    diagnosis = fields.List(fields.Nested(DiagnosisSchema))
+    feedback = fields.String()
+    sandbox = fields.Nested(SandboxVerdictSchema)
+    stdout = fields.String()
+    error = fields.Nested(StudentErrorSchema, allow_none=True)
+    replay = fields.Dict(keys=fields.String(), values=fields.Raw())
+    failure = fields.String(allow_none=True,
+                            metadata={"description": "why it was rejected or failed"})
+    timings = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class SubmissionRowSchema(Schema):
+    """A submission in an instructor's listing."""
+
+    id = fields.String(required=True)
+    exercise = fields.String(required=True)
+    exercise_version = fields.Integer(required=True)
+    student = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True)
+    score = fields.Float(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    grading_ms = fields.Float(allow_none=True, required=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class PageSchema(Schema):
+    """A page of a listing."""
+
+    items = fields.List(fields.Nested(SubmissionRowSchema), required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class SubmissionQuerySchema(StrictSchema):
+    """Filters of the submission listing."""
+
+    exercise = fields.String(validate=EXERCISE_ID)
+    student = fields.String(validate=STUDENT_NAME)
+    status = fields.String(validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
+    since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
+    until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+
+# --- gradebook and students --------------------------------------------------------------
+
+
+class GradeSchema(Schema):
+    """One student's standing on one exercise."""
+
+    student = fields.String(required=True)
+    exercise = fields.String(required=True)
+    best = fields.Float(required=True)
+    latest = fields.Float(required=True)
+    submissions = fields.Integer(required=True)
+    last_submitted = fields.DateTime(required=True)
+
+
+class GradebookSchema(Schema):
+    """GET /api/v1/gradebook."""
+
+    items = fields.List(fields.Nested(GradeSchema), required=True)
+
+
+class StudentRequestSchema(StrictSchema):
+    """POST /api/v1/students."""
+
+    name = fields.String(required=True, validate=STUDENT_NAME)
+
+
+class StudentCreatedSchema(Schema):
+    """A registered student and their token, shown this once."""
+
+    name = fields.String(required=True)
+    token = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class StudentRowSchema(Schema):
+    """A registered student (never the token)."""
+
+    name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class StudentListSchema(Schema):
+    """GET /api/v1/students."""
+
+    items = fields.List(fields.Nested(StudentRowSchema), required=True)
+
+
+# --- reference runs ----------------------------------------------------------------------
+
+
+class ComponentSchema(StrictSchema):
+    """A schedule, regulariser or clipping, with its options."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    options = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                          values=_option_value(), load_default=dict,
+                          validate=validate.Length(max=20))
+
+
+class ReferenceRequestSchema(StrictSchema):
+    """POST /api/v1/reference/runs: a sweep of the reference engine."""
+
+    problem = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                            metadata={"example": "linear-regression"})
+    optimizer = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                              metadata={"example": "sgd"})
+    problem_options = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                                  values=_option_value(), load_default=dict,
+                                  validate=validate.Length(max=20))
+    hyper = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                        values=_option_value(), load_default=dict,
+                        validate=validate.Length(max=20))
+    schedule = fields.Nested(ComponentSchema, load_default=None)
+    regularizer = fields.Nested(ComponentSchema, load_default=None)
+    clip = fields.Nested(ComponentSchema, load_default=None)
+    learning_rates = fields.List(fields.Float(allow_nan=False), load_default=None,
+                                 validate=validate.Length(min=1),
+                                 metadata={"example": [0.01, 0.1, 0.5]})
+    epochs = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
+    init = fields.String(load_default="shared", validate=validate.OneOf(["shared", "legacy"]))
+    seed = fields.Integer(strict=True, load_default=None, allow_none=True,
+                          validate=validate.Range(min=0, max=2**32 - 1))
+    x0 = fields.List(fields.Float(allow_nan=False), load_default=None, allow_none=True,
+                     validate=validate.Length(min=1, max=100))
+    batch_size = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                validate=validate.Range(min=1))
+    tolerance = fields.Float(load_default=None, allow_nan=False)
+
+    @validates_schema
+    def _learning_rates_positive(self, data: dict, **_: object) -> None:
+        for lr in data.get("learning_rates") or ():
+            if not lr > 0:
+                raise ValidationError("Every learning rate must be a number above 0.",
+                                      "learning_rates")
+
+
+class ReferenceRunSchema(Schema):
+    """A reference sweep: the request as resolved, every run, stability facts, links."""
+
+    id = fields.String(required=True)
+    cached = fields.Boolean(required=True)
+    request = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    result = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={
+        "description": "problem, optimizer, hyper, runs (lr, losses, params, final_params, "
+                       "final_loss, outcome, steps_to_tolerance, diverged_at, expected_stable), "
+                       "stability, versions"})
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

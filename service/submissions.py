@@ -1,0 +1,223 @@
+"""Submissions: kept before they are graded, graded in the sandbox, stored with their
+result, and drawn on demand. No HTTP here: the views translate.
+
+A submission is committed (status ``grading``) before its code runs, so a crash of the
+worker mid-grading leaves a record; a record still ``grading`` long after any job could
+have ended is reported, and stored, as ``failed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.archive import ArchiveError, pack, unpack
+from grader.catalog import Exercise
+from grader.grading import GradeResult
+from grader.plots import MEDIA_TYPES, plot_grade
+from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
+from service.models import Plot, Submission, utcnow
+from service.state import Services
+
+log = logging.getLogger(__name__)
+
+#: A record still grading after this many seconds past the sandbox's time limit is lost.
+STALE_AFTER = 120.0
+
+
+class GradingFailedError(Exception):
+    """The submission was kept, but could not be graded (``failed`` or ``rejected``)."""
+
+    def __init__(self, submission: Submission, cause: Exception) -> None:
+        super().__init__(submission.error)
+        self.submission = submission
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A graded submission and its result."""
+
+    submission: Submission
+    result: GradeResult
+
+
+def new_public_id() -> str:
+    """A random id for a submission (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def keep(services: Services, exercise: Exercise, code: str, student: str | None,
+         student_id: int | None) -> Submission:
+    """Store a submission before grading it."""
+    submission = Submission(
+        public_id=new_public_id(), exercise=exercise.id, exercise_version=exercise.version,
+        student=student, student_id=student_id, code=code, status="grading",
+        created_at=utcnow())
+    with services.db.session() as session:
+        session.add(submission)
+    return submission
+
+
+def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
+    with services.db.session() as session:
+        stored = session.get(Submission, submission.id)
+        for name, value in values.items():
+            setattr(stored, name, value)
+        return stored
+
+
+def grade(services: Services, exercise: Exercise, code: str, student: str | None = None,
+          student_id: int | None = None) -> Graded:
+    """Keep, grade and store a submission.
+
+    Raises
+    ------
+    GradingFailedError
+        The code was rejected by the static checks (cause: SourceRejectedError) or could
+        not run (cause: a SandboxError); the record says so.
+    """
+    submission = keep(services, exercise, code, student, student_id)
+    started = time.perf_counter()
+    try:
+        result, job = services.grader.submit(exercise, code)
+    except SourceRejectedError as error:
+        stored = _finish(services, submission, status="rejected", error=error.message,
+                         graded_at=utcnow())
+        raise GradingFailedError(stored, error) from None
+    except SandboxError as error:
+        reason = ("the sandbox was busy" if isinstance(error, SandboxBusyError)
+                  else f"the sandbox failed: {error}")
+        stored = _finish(services, submission, status="failed", error=reason, graded_at=utcnow())
+        raise GradingFailedError(stored, error) from None
+    except Exception:
+        _finish(services, submission, status="failed", error="an internal error (logged)",
+                graded_at=utcnow())
+        raise
+    elapsed = (time.perf_counter() - started) * 1000
+    stored = _finish(
+        services, submission, status="graded", score=result.score,
+        result=json.dumps(result.to_dict(), allow_nan=False), job=pack(job),
+        graded_at=utcnow(), grading_ms=round(elapsed, 3), sandbox_ms=round(job.elapsed * 1000, 3))
+    return Graded(stored, result)
+
+
+def find(session: Session, public_id: str) -> Submission | None:
+    """A submission by its public id, with a long-lost ``grading`` one marked failed."""
+    submission = session.scalars(
+        select(Submission).where(Submission.public_id == public_id)).first()
+    if submission is not None and submission.status == "grading":
+        age = (utcnow() - submission.created_at).total_seconds()
+        if age > STALE_AFTER:
+            submission.status = "failed"
+            submission.error = "grading was interrupted (the server stopped); please resubmit"
+    return submission
+
+
+def representation(submission: Submission, links: dict[str, str]) -> dict[str, Any]:
+    """What the API shows of a submission: its record and, once graded, its result."""
+    data: dict[str, Any] = {
+        "id": submission.public_id, "status": submission.status,
+        "student": submission.student, "created_at": submission.created_at,
+        "graded_at": submission.graded_at, "exercise": submission.exercise,
+        "exercise_version": submission.exercise_version, "score": submission.score,
+        "failure": submission.error,
+        "timings": {"grading_ms": submission.grading_ms, "sandbox_ms": submission.sandbox_ms},
+        "links": links,
+    }
+    if submission.result is not None:
+        data.update(json.loads(submission.result))
+    return data
+
+
+class PlotUnavailableError(Exception):
+    """There is nothing to draw for this submission (a sentence says why)."""
+
+
+def plot(services: Services, submission: Submission, fmt: str) -> Plot:
+    """The submission's overlay plot as ``fmt``, drawn on first request and kept.
+
+    Raises
+    ------
+    PlotUnavailableError
+        Not graded, or graded against an exercise version that is no longer loaded.
+    """
+    key = f"submission:{submission.public_id}:{fmt}"
+    with services.db.session() as session:
+        kept = session.get(Plot, key)
+        if kept is not None:
+            return kept
+    if submission.status != "graded" or submission.job is None:
+        raise PlotUnavailableError(f"This submission has no plot: it was {submission.status}, "
+                              "not graded.")
+    exercise = services.catalog.exercises.get(submission.exercise)
+    if exercise is None or exercise.version != submission.exercise_version:
+        raise PlotUnavailableError("This submission was graded against a version of the exercise "
+                              "that is no longer loaded, so it cannot be drawn again.")
+    try:
+        job = unpack(submission.job)
+    except ArchiveError as error:
+        raise PlotUnavailableError("The stored result of this submission is damaged.") from error
+    result = services.grader.assess(services.grader.prepare(exercise), job)
+    data = plot_grade(result, fmt)
+    drawn = Plot(key=key, media_type=MEDIA_TYPES[fmt], data=data,
+                 etag=hashlib.sha256(data).hexdigest()[:32], created_at=utcnow())
+    with services.db.session() as session:
+        if session.get(Plot, key) is None:  # another request may have drawn it meanwhile
+            session.add(drawn)
+    return drawn
+
+
+def gradebook(session: Session) -> list[dict[str, Any]]:
+    """Best and latest score per student per exercise (graded submissions by named
+    students), sorted by student then exercise."""
+    rows = session.execute(
+        select(Submission.student, Submission.exercise, Submission.score,
+               Submission.created_at)
+        .where(Submission.status == "graded", Submission.student.is_not(None))
+        .order_by(Submission.student, Submission.exercise, Submission.created_at,
+                  Submission.id)).all()
+    book: dict[tuple[str, str], dict[str, Any]] = {}
+    for student, exercise, score, created in rows:
+        entry = book.setdefault((student, exercise), {
+            "student": student, "exercise": exercise, "best": score, "latest": score,
+            "submissions": 0, "last_submitted": created})
+        entry["best"] = max(entry["best"], score)
+        entry["latest"], entry["last_submitted"] = score, created
+        entry["submissions"] += 1
+    return list(book.values())
+
+
+def listing(session: Session, *, exercise: str | None = None, student: str | None = None,
+            status: str | None = None, since: dt.datetime | None = None,
+            until: dt.datetime | None = None, page: int = 1,
+            page_size: int = 50) -> tuple[list[Submission], int]:
+    """A page of submissions, newest first, and how many match in all."""
+    query = select(Submission)
+    for column, value in ((Submission.exercise, exercise), (Submission.student, student),
+                          (Submission.status, status)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(Submission.created_at >= _naive_utc(since))
+    if until is not None:
+        query = query.where(Submission.created_at < _naive_utc(until))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(Submission.created_at.desc(), Submission.id.desc())
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return list(items), total
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
