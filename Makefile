@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis seed-experiment.png

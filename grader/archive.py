@@ -74,5 +74,5 @@ def unpack(data: bytes) -> JobResult:
             error=_error(meta["error"]), elapsed=meta["elapsed"],
             cpu_seconds=meta["cpu_seconds"], slot=meta["slot"],
         )
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
         raise ArchiveError(f"not a stored job result: {error}") from None

@@ -184,6 +184,9 @@ class SandboxLimits:
         User id of slot 0; slot i runs as ``uid_base + i``.
     require : str
         ``all`` refuses to start unless every isolation layer is available.
+    niceness : int
+        Scheduling niceness (1-19) of the runner and its jobs: student code yields the
+        CPU to the web service.
     """
 
     time_limit: float = 5.0
@@ -200,12 +203,15 @@ class SandboxLimits:
     queue: int = 64
     uid_base: int = 61_000
     require: str = ""
+    niceness: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxLimits:
         """Defaults overridden by ``GDLAB_SANDBOX_<NAME>`` variables, e.g.
         ``GDLAB_SANDBOX_TIME_LIMIT=2`` or ``GDLAB_SANDBOX_REQUIRE=all``."""
         limits = _from_env(cls, "GDLAB_SANDBOX_", environ)
+        if not 1 <= limits.niceness <= 19:
+            raise ValueError(f"GDLAB_SANDBOX_NICENESS must be 1 to 19, got {limits.niceness}")
         if limits.require not in ("", "all"):
             raise ValueError(
                 f"GDLAB_SANDBOX_REQUIRE must be 'all' or empty, got {limits.require!r}")

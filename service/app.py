@@ -1,7 +1,9 @@
 """The Flask application factory.
 
->>> from service.app import create_app            # doctest: +SKIP
->>> app = create_app()                            # configuration from GDLAB_* variables
+Example::
+
+    from service.app import create_app
+    app = create_app()            # configuration from GDLAB_* variables
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from flask_smorest import Api
 from grader.grading import gdlab_version
 from grader.sandbox import Sandbox
 from service.api import catalogue, exercises, health, instructor, reference, submissions
-from service.api.common import API_PREFIX
+from service.api.common import API_PREFIX, caller
 from service.auth import instructor_hash
 from service.config import Config
 from service.db import Database, upgrade
-from service.errors import install_error_handlers
+from service.errors import ApiError, install_error_handlers
+from service.schemas import ErrorSchema
 from service.state import Services, services
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,13 @@ gdlab grades gradient-descent and optimizer exercises: submit the source of an u
 and get a convergence score, a verdict per learning rate, a diagnosis of the mistake and a
 plot of your curves over the reference's. Errors are always JSON
 `{code, status, message, errors}`."""
+
+
+class GdlabApi(Api):
+    """flask-smorest's Api documenting our error shape ({code, status, message, errors}) for
+    every error response, the ``default`` one of every operation included."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def _api_settings(config: Config) -> dict[str, Any]:
@@ -62,11 +72,19 @@ def _api_settings(config: Config) -> dict[str, Any]:
 
 
 def client_key() -> str:
-    """Whom a rate limit counts: the bearer token's holder, else the client's address."""
+    """Whom a rate limit counts: the bearer token's holder, else the client's address. Only
+    a valid token counts apart: a made-up one would otherwise buy a fresh allowance."""
     header = request.headers.get("Authorization", "")
-    if header:
+    if header and _valid_token():
         return "token:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
     return "address:" + (get_remote_address() or "unknown")
+
+
+def _valid_token() -> bool:
+    try:
+        return caller().role != "anonymous"
+    except ApiError:  # unknown or malformed: the view says so (401) if it needs a token
+        return False
 
 
 def _not_rate_limited() -> bool:
@@ -117,15 +135,17 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     if owns_sandbox:
         atexit.register(state.close)
 
-    api = Api(app)
+    api = GdlabApi(app)
     for module in (health, exercises, submissions, reference, catalogue, instructor):
         api.register_blueprint(module.blp)
     install_error_handlers(app)  # after Api: its handler is replaced by ours
 
+    # application limits: one budget per client for the whole API (default limits would
+    # give each route a budget of its own)
     limiter = Limiter(client_key, app=app,
-                      default_limits=([config.service_limits.rate_limit]
-                                      if config.service_limits.rate_limited else []),
-                      default_limits_exempt_when=_not_rate_limited)
+                      application_limits=([config.service_limits.rate_limit]
+                                          if config.service_limits.rate_limited else []),
+                      application_limits_exempt_when=_not_rate_limited)
     app.extensions["gdlab_limiter"] = limiter
 
     @app.before_request

@@ -513,8 +513,8 @@ def _add_serve(commands) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=int, default=2,
                        help="gunicorn worker processes (default 2)")
-    serve.add_argument("--threads", type=int, default=4,
-                       help="threads per worker (default 4)")
+    serve.add_argument("--threads", type=int, default=16,
+                       help="threads per worker (default 16)")
     serve.set_defaults(handler=_serve)
 
 

@@ -3,16 +3,51 @@ before anything runs, and what they get back, as the OpenAPI document describes 
 
 from __future__ import annotations
 
-import re
+import datetime as dt
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-#: A student name: letters, digits and a few separators, as in a gradebook column.
-STUDENT_NAME = validate.Regexp(
-    r"^[\w][\w .@+\-]{0,99}$", flags=re.UNICODE,
+
+class WholeRegexp(validate.Regexp):
+    """marshmallow's Regexp, matching the whole value: its ``re.match`` lets ``$`` match
+    before a final newline ("ada\\n"), which the documented pattern (JSON Schema's regex
+    dialect) refuses."""
+
+    def __call__(self, value: str) -> str:  # type: ignore[override]
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+#: A student name: letters, digits and a few separators, as in a gradebook column. Python's
+#: Unicode ``\w`` is exactly JSON Schema's ``[\p{L}\p{N}_]`` (ECMA's ``\w`` is ASCII only):
+#: STUDENT_NAME_PATTERN documents what STUDENT_NAME checks.
+STUDENT_NAME = WholeRegexp(
+    r"[\w][\w .@+\-]{0,99}",
     error="Use 1 to 100 letters, digits, spaces or . @ + - _ (starting with a letter or digit).")
-EXERCISE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,63}$",
-                              error="Exercise ids are lower-case letters, digits and dashes.")
+STUDENT_NAME_PATTERN = r"^[\p{L}\p{N}_][\p{L}\p{N}_ .@+\-]{0,99}$"
+EXERCISE_ID = WholeRegexp(r"^[a-z0-9][a-z0-9\-]{0,63}$",
+                          error="Exercise ids are lower-case letters, digits and dashes.")
+
+
+def student_name(**kwargs: Any) -> fields.String:
+    """A student-name field: checked by STUDENT_NAME, documented with its pattern."""
+    metadata = {**kwargs.pop("metadata", {}), "pattern": STUDENT_NAME_PATTERN}
+    return fields.String(validate=STUDENT_NAME, metadata=metadata, **kwargs)
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment written as RFC 3339 in UTC (``2025-01-31T12:00:00.5Z``): the database keeps
+    naive UTC, and a date-time without its offset is not RFC 3339."""
+
+    def _serialize(self, value: dt.datetime | None, attr: str | None, obj: Any,
+                   **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class StrictSchema(Schema):
@@ -26,6 +61,14 @@ class StrictSchema(Schema):
 
 def _option_value() -> fields.Raw:
     return fields.Raw(metadata={"oneOf": [{"type": "number"}, {"type": "boolean"}]})
+
+
+# --- files -----------------------------------------------------------------------------
+
+#: The body of a plot (PNG or SVG) or of a CSV download, as the document describes it.
+BINARY = {"type": "string", "format": "binary"}
+CSV_TEXT = {"type": "string", "description": "CSV with a header row"}
+PLOT_DESCRIPTION = "The plot: PNG at plot.png, SVG at plot.svg"
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -198,7 +241,7 @@ class SubmissionRequestSchema(StrictSchema):
         "description": "The Python source, UTF-8",
         "example": "def update(params, grad, lr, state, **hyper):\n"
                    "    return params - lr * grad\n"})
-    student = fields.String(validate=STUDENT_NAME, metadata={
+    student = student_name(metadata={
         "description": "Your name (open mode; with a student token it is the token's)"})
 
 
@@ -262,8 +305,8 @@ class SubmissionSchema(Schema):
     status = fields.String(required=True,
                            validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
     student = fields.String(allow_none=True, required=True)
-    created_at = fields.DateTime(required=True)
-    graded_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    graded_at = UtcDateTime(allow_none=True)
     exercise = fields.String(required=True)
     exercise_version = fields.Integer(required=True)
     score = fields.Float(allow_none=True, required=True)
@@ -290,7 +333,7 @@ class SubmissionRowSchema(Schema):
     student = fields.String(allow_none=True, required=True)
     status = fields.String(required=True)
     score = fields.Float(allow_none=True, required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
     grading_ms = fields.Float(allow_none=True, required=True)
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
@@ -308,7 +351,7 @@ class SubmissionQuerySchema(StrictSchema):
     """Filters of the submission listing."""
 
     exercise = fields.String(validate=EXERCISE_ID)
-    student = fields.String(validate=STUDENT_NAME)
+    student = student_name()
     status = fields.String(validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
     since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
@@ -327,7 +370,7 @@ class GradeSchema(Schema):
     best = fields.Float(required=True)
     latest = fields.Float(required=True)
     submissions = fields.Integer(required=True)
-    last_submitted = fields.DateTime(required=True)
+    last_submitted = UtcDateTime(required=True)
 
 
 class GradebookSchema(Schema):
@@ -339,7 +382,7 @@ class GradebookSchema(Schema):
 class StudentRequestSchema(StrictSchema):
     """POST /api/v1/students."""
 
-    name = fields.String(required=True, validate=STUDENT_NAME)
+    name = student_name(required=True)
 
 
 class StudentCreatedSchema(Schema):
@@ -347,14 +390,14 @@ class StudentCreatedSchema(Schema):
 
     name = fields.String(required=True)
     token = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class StudentRowSchema(Schema):
     """A registered student (never the token)."""
 
     name = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class StudentListSchema(Schema):
@@ -366,13 +409,18 @@ class StudentListSchema(Schema):
 # --- reference runs ----------------------------------------------------------------------
 
 
+#: What apispec does not say of the option dicts' Length validator (it writes maxLength,
+#: which does not apply to objects).
+_OPTIONS_DOC = {"maxProperties": 20}
+
+
 class ComponentSchema(StrictSchema):
     """A schedule, regulariser or clipping, with its options."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=40))
     options = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
                           values=_option_value(), load_default=dict,
-                          validate=validate.Length(max=20))
+                          validate=validate.Length(max=20), metadata=_OPTIONS_DOC)
 
 
 class ReferenceRequestSchema(StrictSchema):
@@ -384,14 +432,16 @@ class ReferenceRequestSchema(StrictSchema):
                               metadata={"example": "sgd"})
     problem_options = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
                                   values=_option_value(), load_default=dict,
-                                  validate=validate.Length(max=20))
+                                  validate=validate.Length(max=20), metadata=_OPTIONS_DOC)
     hyper = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
                         values=_option_value(), load_default=dict,
-                        validate=validate.Length(max=20))
+                        validate=validate.Length(max=20), metadata=_OPTIONS_DOC)
     schedule = fields.Nested(ComponentSchema, load_default=None)
     regularizer = fields.Nested(ComponentSchema, load_default=None)
     clip = fields.Nested(ComponentSchema, load_default=None)
-    learning_rates = fields.List(fields.Float(allow_nan=False), load_default=None,
+    learning_rates = fields.List(fields.Float(allow_nan=False,
+                                              metadata={"exclusiveMinimum": 0}),
+                                 load_default=None,
                                  validate=validate.Length(min=1),
                                  metadata={"example": [0.01, 0.1, 0.5]})
     epochs = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
@@ -402,7 +452,13 @@ class ReferenceRequestSchema(StrictSchema):
                      validate=validate.Length(min=1, max=100))
     batch_size = fields.Integer(strict=True, load_default=None, allow_none=True,
                                 validate=validate.Range(min=1))
-    tolerance = fields.Float(load_default=None, allow_nan=False)
+    tolerance = fields.Float(load_default=None, allow_nan=False,
+                             validate=validate.Range(min=0, max=1, min_inclusive=False,
+                                                     max_inclusive=False),
+                             metadata={"description": "relative tolerance of 'converged' "
+                                                      "and steps_to_tolerance",
+                                       # apispec writes Range's bounds as inclusive
+                                       "exclusiveMinimum": 0, "exclusiveMaximum": 1})
 
     @validates_schema
     def _learning_rates_positive(self, data: dict, **_: object) -> None:

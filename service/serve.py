@@ -39,7 +39,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
-    threads: int = 4
+    threads: int = 16
     timeout: int = 60
 
 
@@ -52,7 +52,8 @@ def gunicorn_command(options: ServeOptions) -> list[str]:
             "--forwarded-allow-ips", "127.0.0.1",
             # gunicorn 27 opens a control socket in ~/.gunicorn by default: two servers
             # on one machine would share it
-            "--no-control-socket", "service.app:create_app()"]
+            "--no-control-socket", "--config", "python:service.gunicorn_conf",
+            "service.app:create_app()"]
 
 
 def _describe(sandbox: Sandbox) -> str:

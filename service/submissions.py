@@ -219,5 +219,8 @@ def listing(session: Session, *, exercise: str | None = None, student: str | Non
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # within hours of year 1 or 9999: before or after every record
+            moment = dt.datetime.min if moment.year == 1 else dt.datetime.max
     return moment

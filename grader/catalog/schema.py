@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from grader.catalog.model import KINDS, Case, Mistake, Reference, Scoring
 
-_ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$",
+_ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}\Z",
                       error="must be lower-case letters, digits and dashes, e.g. 'adam'")
 _POSITIVE = validate.Range(min=0, min_inclusive=False)
 
@@ -89,7 +89,7 @@ class CaseSchema(Schema):
 class MistakeSchema(Schema):
     """``[[mistakes]]``: a known wrong solution, its diagnosis and its score ceiling."""
 
-    file = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]+\.py$"))
+    file = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]+\.py\Z"))
     diagnosis = fields.String(required=True, validate=_ID)
     max_score = fields.Float(required=True, validate=validate.Range(min=0, max=100))
 

@@ -7,7 +7,7 @@ from typing import Any
 from grader.catalog import Exercise
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor, link
 from service.errors import ApiError
-from service.schemas import ExerciseListSchema, ExerciseSchema, ReloadSchema
+from service.schemas import ErrorSchema, ExerciseListSchema, ExerciseSchema, ReloadSchema
 from service.state import services
 
 blp = Blueprint("exercises", __name__, url_prefix=f"{API_PREFIX}/exercises",
@@ -39,7 +39,7 @@ def exercises() -> dict[str, Any]:
 
 @blp.route("/<exercise_id>")
 @blp.response(200, ExerciseSchema)
-@blp.alt_response(404, schema=None, description="No such exercise")
+@blp.alt_response(404, schema=ErrorSchema, description="No such exercise")
 def exercise(exercise_id: str) -> dict[str, Any]:
     """An exercise in full: statement, starter code, contract, visible cases and scoring
     weights. Never the hidden cases' inputs, never the solution."""

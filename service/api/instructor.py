@@ -16,6 +16,8 @@ from service.auth import new_token, token_hash
 from service.errors import ApiError
 from service.models import Student, utcnow
 from service.schemas import (
+    CSV_TEXT,
+    ErrorSchema,
     GradebookSchema,
     PageSchema,
     StudentCreatedSchema,
@@ -32,7 +34,7 @@ blp = Blueprint("instructor", __name__, url_prefix=API_PREFIX,
 @blp.route("/students", methods=["POST"])
 @blp.arguments(StudentRequestSchema)
 @blp.response(201, StudentCreatedSchema)
-@blp.alt_response(409, schema=None, description="A student of that name exists")
+@blp.alt_response(409, schema=ErrorSchema, description="A student of that name exists")
 @blp.doc(security=BEARER)
 def create_student(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Register a student and issue their token. The token is shown in this answer only;
@@ -89,8 +91,8 @@ def gradebook() -> dict[str, Any]:
 
 
 @blp.route("/gradebook.csv")
-@blp.response(200, description="student, exercise, best, latest, submissions, "
-                                "last_submitted", content_type="text/csv")
+@blp.response(200, CSV_TEXT, description="student, exercise, best, latest, submissions, "
+                                          "last_submitted", content_type="text/csv")
 @blp.doc(security=BEARER)
 def gradebook_csv() -> Response:
     """The gradebook as CSV, for a spreadsheet or an LMS."""

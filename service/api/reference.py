@@ -12,7 +12,14 @@ from service import reference as runs
 from service.api.common import API_PREFIX, Blueprint, link
 from service.api.submissions import image_response
 from service.errors import ApiError
-from service.schemas import ReferenceRequestSchema, ReferenceRunSchema
+from service.schemas import (
+    BINARY,
+    CSV_TEXT,
+    PLOT_DESCRIPTION,
+    ErrorSchema,
+    ReferenceRequestSchema,
+    ReferenceRunSchema,
+)
 from service.state import services
 
 blp = Blueprint("reference", __name__, url_prefix=f"{API_PREFIX}/reference",
@@ -40,7 +47,7 @@ def _find(run_id: str) -> runs.Stored:
 @blp.arguments(ReferenceRequestSchema)
 @blp.response(201, ReferenceRunSchema)
 @blp.alt_response(200, schema=ReferenceRunSchema, description="The same run, already kept")
-@blp.alt_response(422, schema=None, description="The request is not a valid run")
+@blp.alt_response(422, schema=ErrorSchema, description="The request is not a valid run")
 def runs_(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Run a sweep: a problem, an optimizer with its hyper-parameters, a schedule, learning
     rates and epochs. Returns every run's losses and parameters, its outcome, and the
@@ -58,15 +65,16 @@ def runs_(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @blp.route("/runs/<run_id>")
 @blp.response(200, ReferenceRunSchema)
-@blp.alt_response(404, schema=None, description="No such run")
+@blp.alt_response(404, schema=ErrorSchema, description="No such run")
 def run(run_id: str) -> dict[str, Any]:
     """A kept reference run."""
     return _representation(_find(run_id))
 
 
 @blp.route("/runs/<run_id>.csv")
-@blp.response(200, description="lr, step, loss, then each parameter", content_type="text/csv")
-@blp.alt_response(404, schema=None, description="No such run")
+@blp.response(200, CSV_TEXT, description="lr, step, loss, then each parameter",
+              content_type="text/csv")
+@blp.alt_response(404, schema=ErrorSchema, description="No such run")
 def run_csv(run_id: str) -> Response:
     """A kept run as CSV: one row per learning rate and step."""
     stored = _find(run_id)
@@ -76,10 +84,11 @@ def run_csv(run_id: str) -> Response:
 
 
 @blp.route("/runs/<run_id>/plot.<fmt>")
-@blp.response(200, description="The plot (image/png or image/svg+xml)",
-              content_type="image/png")
+@blp.response(200, BINARY, description=PLOT_DESCRIPTION, content_type="image/png")
+@blp.alt_response(200, schema=BINARY, description=PLOT_DESCRIPTION, content_type="image/svg+xml",
+                  success=True)
 @blp.alt_response(304, schema=None, description="Not modified (If-None-Match)")
-@blp.alt_response(404, schema=None, description="No such run or format")
+@blp.alt_response(404, schema=ErrorSchema, description="No such run or format")
 def plot(run_id: str, fmt: str) -> Response:
     """The loss curves per learning rate (and, for two parameters, the paths)."""
     if fmt not in FORMATS:

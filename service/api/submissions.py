@@ -14,7 +14,13 @@ from service.api.common import API_PREFIX, BEARER, Blueprint, caller, link
 from service.auth import Caller
 from service.errors import ApiError
 from service.models import Submission
-from service.schemas import SubmissionRequestSchema, SubmissionSchema
+from service.schemas import (
+    BINARY,
+    PLOT_DESCRIPTION,
+    ErrorSchema,
+    SubmissionRequestSchema,
+    SubmissionSchema,
+)
 from service.state import services
 
 blp = Blueprint("submissions", __name__, url_prefix=f"{API_PREFIX}/submissions",
@@ -70,8 +76,9 @@ def _checked_code(code: str) -> str:
 @blp.route("", methods=["POST"])
 @blp.arguments(SubmissionRequestSchema)
 @blp.response(201, SubmissionSchema)
-@blp.alt_response(422, schema=None, description="The request or the code is not valid")
-@blp.alt_response(503, schema=None, description="The sandbox is busy: retry after Retry-After")
+@blp.alt_response(422, schema=ErrorSchema, description="The request or the code is not valid")
+@blp.alt_response(503, schema=ErrorSchema,
+                  description="The sandbox is busy: retry after Retry-After")
 @blp.doc(security=[*BEARER, {}])
 def submissions(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit code to an exercise: it is kept, run in the sandbox on every case, and graded.
@@ -124,7 +131,7 @@ def visible_submission(public_id: str) -> Submission:
 
 @blp.route("/<public_id>")
 @blp.response(200, SubmissionSchema)
-@blp.alt_response(404, schema=None, description="No such submission (or not yours)")
+@blp.alt_response(404, schema=ErrorSchema, description="No such submission (or not yours)")
 @blp.doc(security=[*BEARER, {}])
 def submission(public_id: str) -> dict[str, Any]:
     """A submission and its result. Submissions made with a student token are visible only
@@ -134,11 +141,12 @@ def submission(public_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<public_id>/plot.<fmt>")
-@blp.response(200, description="The plot (image/png or image/svg+xml)",
-              content_type="image/png")
+@blp.response(200, BINARY, description=PLOT_DESCRIPTION, content_type="image/png")
+@blp.alt_response(200, schema=BINARY, description=PLOT_DESCRIPTION, content_type="image/svg+xml",
+                  success=True)
 @blp.alt_response(304, schema=None, description="Not modified (If-None-Match)")
-@blp.alt_response(404, schema=None, description="No such submission or format")
-@blp.alt_response(409, schema=None, description="Nothing to draw (not graded)")
+@blp.alt_response(404, schema=ErrorSchema, description="No such submission or format")
+@blp.alt_response(409, schema=ErrorSchema, description="Nothing to draw (not graded)")
 @blp.doc(security=[*BEARER, {}])
 def plot(public_id: str, fmt: str) -> Response:
     """The student's curves over the reference's, per learning rate: drawn on first

@@ -1,0 +1,1 @@
+"""Integration tests: a real `gdlab serve` subprocess, spoken to with requests only."""
