@@ -44,8 +44,10 @@ Array = npt.NDArray[np.float64]
 Rule = Callable[..., Array]
 
 
+@functools.cache
 def gdlab_version() -> str:
-    """The installed gdlab's version (for replay information)."""
+    """The installed gdlab's version (for replay information; read once, as reading the
+    package metadata costs a millisecond)."""
     try:
         return importlib.metadata.version("gdlab")
     except importlib.metadata.PackageNotFoundError:

@@ -128,14 +128,15 @@ def each_run(job: dict[str, Any], body: Callable[[RunRecorder, dict[str, Any]], 
     return {"runs": outputs}, arrays
 
 
-def batch_at(arrays: dict[str, Array], index: int, step: int) -> npt.NDArray[np.int64] | None:
-    """The sample indices of run ``index`` at ``step`` (None: all the data). Batches travel
-    as one flat index array and offsets, since the last batch of an epoch may be short."""
+def batches(arrays: dict[str, Array], index: int, steps: int) -> list[npt.NDArray[np.int64] | None]:
+    """The sample indices of run ``index`` at each step (None: all the data). Batches
+    travel as one flat index array and offsets, since the last batch of an epoch may be
+    short; they are cut once per run, not at every step."""
     flat = arrays.get(f"batch_indices_{index}")
     if flat is None:
-        return None
-    offsets = arrays[f"batch_offsets_{index}"]
-    return flat[int(offsets[step]) : int(offsets[step + 1])]
+        return [None] * steps
+    offsets = [int(offset) for offset in arrays[f"batch_offsets_{index}"]]
+    return [flat[offsets[step]:offsets[step + 1]] for step in range(steps)]
 
 
 # --- update_rule -------------------------------------------------------------------------
@@ -159,13 +160,13 @@ def execute_update_rule(job, arrays, entry: Callable[..., Any], problems, descri
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         trajectory[0] = params
         state: dict[str, Any] = {}
-        for step in range(len(rates)):
-            grad = problem.grad(params, batch_at(arrays, rec.index, step))
+        for step, batch in enumerate(batches(arrays, rec.index, len(rates))):
+            grad = problem.grad(params, batch)
             new = entry(params.copy(), grad, float(rates[step]), state, **hyper)
             params = as_vector(new, params.size, "update")
             trajectory[step + 1] = params
             rec.steps = step + 1
-            if not np.all(np.isfinite(params)):
+            if not np.isfinite(params).all():
                 rec.stopped = "non-finite"
                 return
 
@@ -187,8 +188,7 @@ def execute_gradient(job, arrays, entry, context, describe):
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         gradients = rec.array("gradients", (len(rates), params.size), 0)
         trajectory[0] = params
-        for step in range(len(rates)):
-            batch = batch_at(arrays, rec.index, step)
+        for step, batch in enumerate(batches(arrays, rec.index, len(rates))):
             rows_X, rows_y = (X, y) if batch is None else (X[batch], y[batch])
             value = entry(params.copy(), rows_X.copy(), rows_y.copy(), **hyper)
             grad = as_vector(value, params.size, "gradient")
@@ -196,7 +196,7 @@ def execute_gradient(job, arrays, entry, context, describe):
             params = params - float(rates[step]) * grad
             trajectory[step + 1] = params
             rec.steps = step + 1
-            if not (np.all(np.isfinite(params)) and np.all(np.isfinite(grad))):
+            if not (np.isfinite(params).all() and np.isfinite(grad).all()):
                 rec.stopped = "non-finite"
                 return
 
