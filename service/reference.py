@@ -16,9 +16,10 @@ from typing import Any
 from grader.engine import Component, RunSpec, plan_run
 from grader.engine.runs import ENGINE_VERSION, SweepResult, execute
 from grader.limits import Limits
-from grader.plots import MEDIA_TYPES, plot_sweep
+from grader.plots import plot_sweep
 from service.db import Database
 from service.models import Plot, ReferenceRun, utcnow
+from service.plots import kept_plot
 
 _COMPONENTS = ("schedule", "regularizer", "clip")
 
@@ -99,18 +100,8 @@ def sweep_of(stored: Stored) -> SweepResult:
 
 def plot(db: Database, stored: Stored, fmt: str) -> Plot:
     """The run's plot as ``fmt``, drawn on first request and kept."""
-    key = f"reference:{stored.id}:{fmt}"
-    with db.session() as session:
-        kept = session.get(Plot, key)
-        if kept is not None:
-            return kept
-    data = plot_sweep(sweep_of(stored), fmt)
-    drawn = Plot(key=key, media_type=MEDIA_TYPES[fmt], data=data,
-                 etag=hashlib.sha256(data).hexdigest()[:32], created_at=utcnow())
-    with db.session() as session:
-        if session.get(Plot, key) is None:
-            session.add(drawn)
-    return drawn
+    return kept_plot(db, f"reference:{stored.id}:{fmt}", fmt,
+                     lambda: plot_sweep(sweep_of(stored), fmt))
 
 
 def to_csv(stored: Stored) -> str:

@@ -9,7 +9,6 @@ have ended is reported, and stored, as ``failed``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import secrets
@@ -23,9 +22,10 @@ from sqlalchemy.orm import Session
 from grader.archive import ArchiveError, pack, unpack
 from grader.catalog import Exercise
 from grader.grading import GradeResult
-from grader.plots import MEDIA_TYPES, plot_grade
+from grader.plots import plot_grade
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service.models import Plot, Submission, utcnow
+from service.plots import kept_plot
 from service.state import Services
 
 log = logging.getLogger(__name__)
@@ -151,30 +151,25 @@ def plot(services: Services, submission: Submission, fmt: str) -> Plot:
     PlotUnavailableError
         Not graded, or graded against an exercise version that is no longer loaded.
     """
-    key = f"submission:{submission.public_id}:{fmt}"
-    with services.db.session() as session:
-        kept = session.get(Plot, key)
-        if kept is not None:
-            return kept
+    return kept_plot(services.db, f"submission:{submission.public_id}:{fmt}", fmt,
+                     lambda: plot_grade(_regraded(services, submission), fmt))
+
+
+def _regraded(services: Services, submission: Submission) -> GradeResult:
+    """The graded result of a stored submission, computed again from its kept job."""
     if submission.status != "graded" or submission.job is None:
         raise PlotUnavailableError(f"This submission has no plot: it was {submission.status}, "
-                              "not graded.")
+                                   "not graded.")
     exercise = services.catalog.exercises.get(submission.exercise)
     if exercise is None or exercise.version != submission.exercise_version:
-        raise PlotUnavailableError("This submission was graded against a version of the exercise "
-                              "that is no longer loaded, so it cannot be drawn again.")
+        raise PlotUnavailableError("This submission was graded against a version of the "
+                                   "exercise that is no longer loaded, so it cannot be drawn "
+                                   "again.")
     try:
         job = unpack(submission.job)
     except ArchiveError as error:
         raise PlotUnavailableError("The stored result of this submission is damaged.") from error
-    result = services.grader.assess(services.grader.prepare(exercise), job)
-    data = plot_grade(result, fmt)
-    drawn = Plot(key=key, media_type=MEDIA_TYPES[fmt], data=data,
-                 etag=hashlib.sha256(data).hexdigest()[:32], created_at=utcnow())
-    with services.db.session() as session:
-        if session.get(Plot, key) is None:  # another request may have drawn it meanwhile
-            session.add(drawn)
-    return drawn
+    return services.grader.assess(services.grader.prepare(exercise), job)
 
 
 def gradebook(session: Session) -> list[dict[str, Any]]:
