@@ -39,7 +39,9 @@ from grader.engine import (
 )
 from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from grader.limits import Limits
+from service import client_cli
 from service.config import Config, ConfigError
+from service.report import format_grade, table
 
 EXIT_USAGE = 2
 
@@ -284,18 +286,17 @@ def _reference(args: argparse.Namespace) -> int:
         from grader.plots import plot_sweep
 
         _write(args.plot, plot_sweep(result, fmt))
-    return _report(result, args, format_table)
+    return _report(result.to_dict(), lambda: format_table(result), args)
 
 
-def _report(result, args: argparse.Namespace, formatter: Callable[[Any], str]) -> int:
-    """Print ``result`` as JSON (``--json``) or through ``formatter``; say where the plot went."""
+def _report(data: dict[str, Any], text: Callable[[], str], args: argparse.Namespace) -> int:
+    """Print ``data`` as JSON (``--json``) or ``text()``; say where the plot went."""
     if args.json:
-        data = result.to_dict()
         if args.plot:
             data["plot"] = str(args.plot)
         print(json.dumps(data, allow_nan=False))
     else:
-        print(formatter(result))
+        print(text())
         if args.plot:
             print(f"\nPlot written to {args.plot}")
     return 0
@@ -372,36 +373,8 @@ def _grade(args: argparse.Namespace) -> int:
         from grader.plots import plot_grade
 
         _write(args.plot, plot_grade(result, fmt))
-    return _report(result, args, format_grade)
-
-
-def format_grade(result) -> str:
-    """A graded submission as a student reads it in a terminal."""
-    lines = [f"Exercise  {result.exercise} (version {result.exercise_version})",
-             f"Score     {result.score:g} / 100", ""]
-    header = ("case", "lr", "verdict", "score", "outcome (reference)", "first difference")
-    rows = [header]
-    for run in result.visible_runs:
-        where = run.first_disagreement
-        rows.append((run.case, f"{run.lr:g}", run.verdict, f"{run.score:.1f}",
-                     f"{run.outcome or '-'} ({run.reference_outcome})",
-                     "-" if where is None else f"step {where['step']}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip() for row in rows]
-    hidden = result.hidden_summary()
-    if hidden["runs"]:
-        counts = ", ".join(f"{n} {verdict}" for verdict, n in hidden["verdicts"].items())
-        lines += ["", f"Hidden    {hidden['runs']} runs, mean score {hidden['score']:g}: {counts}"]
-    for diagnosis in result.diagnosis:
-        lines += ["", f"Diagnosis {diagnosis.id}: {diagnosis.message}"]
-    lines += ["", f"Feedback  {result.feedback}"]
-    if result.stdout:
-        shown = result.stdout.strip().splitlines()
-        lines += ["", "Your code printed:", *("  " + line for line in shown[:10])]
-        if len(shown) > 10:
-            lines.append(f"  ... ({len(shown) - 10} more lines)")
-    return "\n".join(lines)
+    data = result.to_dict()
+    return _report(data, lambda: format_grade(data), args)
 
 
 # --- exercises -------------------------------------------------------------------------------
@@ -419,6 +392,7 @@ def _add_exercises(commands) -> None:
         "check", help="grade each exercise's solution, starter and mistakes (CI runs this)")
     check.add_argument("id", nargs="?", help="one exercise (default: all)")
     check.set_defaults(handler=_exercises_check)
+    client_cli.add_fetch(actions)
 
 
 def _exercises_list(args: argparse.Namespace) -> int:
@@ -428,9 +402,7 @@ def _exercises_list(args: argparse.Namespace) -> int:
         visible = len(exercise.visible_cases)
         rows.append((exercise.id, exercise.kind,
                      f"{visible} + {len(exercise.cases) - visible} hidden", exercise.title))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(table(rows)))
     return 0
 
 
@@ -558,14 +530,47 @@ def _instructor_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sandbox_status(commands) -> None:
+    status = commands.add_parser(
+        "sandbox-status", help="ask a sandbox runner whether it answers, and its layers",
+        description="Ask the sandbox runner at SOCKET for its status: exit status 0 when it "
+                    "answers (a container health check), 1 when it does not.")
+    status.add_argument("--socket", required=True, help="path of the runner's UNIX socket")
+    status.add_argument("--json", action="store_true", help="print the whole status as JSON")
+    status.set_defaults(handler=_sandbox_status)
+
+
+def _sandbox_status(args: argparse.Namespace) -> int:
+    from grader.sandbox import Sandbox, SandboxError
+
+    try:
+        status = Sandbox(socket_path=args.socket, start_timeout=3).status()
+    except (SandboxError, OSError) as error:
+        raise SandboxFailureError(f"no runner answers on {args.socket}: {error}") from None
+    if args.json:
+        print(json.dumps(status))
+        return 0
+    layers = status.get("layers", {})
+    active = [name for name, entry in layers.items() if entry.get("active")]
+    missing = {name: entry.get("missing") for name, entry in layers.items()
+               if not entry.get("active")}
+    print(f"runner {status.get('runner')}: {len(active)}/{len(layers)} layers active, "
+          f"{status.get('running')} of {status.get('slots')} slots busy")
+    for name, why in missing.items():
+        print(f"  missing {name}: {why}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gdlab`` argument parser with all its subcommands."""
     parser = _Parser(prog="gdlab", description="gdlab: grade gradient-descent exercises.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_reference(commands)
     _add_grade(commands)
+    client_cli.add_submit(commands)
     _add_exercises(commands)
     _add_sandbox_server(commands)
+    _add_sandbox_status(commands)
     _add_serve(commands)
     _add_instructor_token(commands)
     return parser

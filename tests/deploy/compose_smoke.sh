@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The compose smoke test (run by .ci/run): build and start docker-compose.yml as an
+# instructor would, run the student flow against it, prove the sandbox container has no
+# network, restart the stack and find the earlier submissions, then remove everything.
+#
+#   tests/deploy/compose_smoke.sh        (needs Docker; prepares it here when it can)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+START=$SECONDS
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+LOCAL_BASE=$ROOT/../shared/tools/docker-local-base.sh
+STARTED_DOCKER=0
+
+if [ -f "$LOCAL_BASE" ]; then
+  # this environment has no registry: a Docker engine and a local python:3.11-slim
+  docker info >/dev/null 2>&1 || STARTED_DOCKER=1
+  bash "$LOCAL_BASE" up
+fi
+
+if docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  COMPOSE=(docker-compose)
+fi
+PROJECT=gdlabsmoke$$
+PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+STATE=$(mktemp)
+export GDLAB_PORT=$PORT GDLAB_INSTRUCTOR_TOKEN=smoke-test-instructor-token-0123456789
+compose() { "${COMPOSE[@]}" -p "$PROJECT" "$@"; }
+
+cleanup() {
+  status=$?
+  if [ $status -ne 0 ]; then
+    echo "--- logs ---"; compose logs --tail 40 || true
+  fi
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
+  rm -f "$STATE"
+  if [ "$STARTED_DOCKER" = 1 ]; then bash "$LOCAL_BASE" down || true; fi
+  echo "compose smoke test: $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - START)) s"
+  exit $status
+}
+trap cleanup EXIT
+
+wait_healthy() {
+  for _ in $(seq 120); do
+    if "$PYTHON" -c "import requests, sys; sys.exit(requests.get('$URL/health', timeout=2).json()['status'] != 'ok')" 2>/dev/null; then
+      echo "ok  the stack is healthy at $URL"; return 0
+    fi
+    sleep 1
+  done
+  echo "the stack did not become healthy"; return 1
+}
+
+echo "--- ${COMPOSE[*]} up --build ($PROJECT on port $PORT)"
+compose up -d --build
+wait_healthy
+"$PYTHON" tests/deploy/smoke_flow.py submit "$URL" "$STATE"
+
+echo "--- the sandbox container has no network"
+SANDBOX=$(compose ps -q sandbox)
+docker exec "$SANDBOX" python -c '
+import socket
+names = sorted(name for _, name in socket.if_nameindex())
+assert names == ["lo"], f"interfaces: {names}"
+for address in [("1.1.1.1", 53), ("8.8.8.8", 443)]:
+    try:
+        socket.create_connection(address, timeout=3)
+    except OSError:
+        continue
+    raise SystemExit(f"connected to {address}")
+print("ok  the sandbox container has only a loopback interface and reaches nothing")'
+docker inspect -f '{{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}' "$SANDBOX" \
+  | grep -qx "none true" && echo "ok  network_mode none, read-only root"
+
+echo "--- restart the stack: the data volume keeps the submissions"
+compose down
+compose up -d
+wait_healthy
+"$PYTHON" tests/deploy/smoke_flow.py check "$URL" "$STATE"
