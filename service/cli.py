@@ -321,9 +321,11 @@ def _add_grade(commands) -> None:
 
 
 def _catalog():
+    """The exercises the service would load (``GDLAB_EXERCISES_DIR`` or the bundled ones)."""
     from grader.catalog import load_catalog
 
-    catalog = load_catalog()
+    folder = os.environ.get("GDLAB_EXERCISES_DIR")
+    catalog = load_catalog(Path(folder) if folder else None)
     for error in catalog.errors:
         print(f"gdlab: warning: exercise left out: {error}", file=sys.stderr)
     return catalog
@@ -347,7 +349,9 @@ def _grader(catalog):
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
-        with Sandbox(limits) as sandbox:
+        # GDLAB_SANDBOX_SOCKET: the runner of a deployment (its sandbox container)
+        with Sandbox(limits, socket_path=os.environ.get("GDLAB_SANDBOX_SOCKET") or None) \
+                as sandbox:
             yield Grader(catalog, sandbox)
     except SandboxError as error:
         raise SandboxFailureError(str(error)) from None

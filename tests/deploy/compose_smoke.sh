@@ -74,6 +74,10 @@ print("ok  the sandbox container has only a loopback interface and reaches nothi
 docker inspect -f '{{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}' "$SANDBOX" \
   | grep -qx "none true" && echo "ok  network_mode none, read-only root"
 
+echo "--- an instructor checks an exercise inside the deployment (jobs go to the sandbox container)"
+compose exec -T web gdlab exercises check gd | tail -1 | grep -q "all good" \
+  && echo "ok  gdlab exercises check gd, in the web container"
+
 echo "--- restart the stack: the data volume keeps the submissions"
 compose down
 compose up -d
