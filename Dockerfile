@@ -33,10 +33,10 @@ COPY exercises /opt/gdlab/src/exercises
 RUN pip install --no-cache-dir --no-deps /opt/gdlab/src \
  && rm -rf /opt/gdlab/src \
  && python -c "import matplotlib.font_manager" \
- && chmod -R a+rX "$MPLCONFIGDIR" \
  && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin gdlab \
  && mkdir -p /data /run/gdlab \
- && chown gdlab:gdlab /data
+ && chown gdlab:gdlab /data \
+ && chown -R gdlab:gdlab "$MPLCONFIGDIR"
 
 USER gdlab
 WORKDIR /data
