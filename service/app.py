@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, request
@@ -20,9 +21,10 @@ from flask_smorest import Api
 
 from grader.grading import gdlab_version
 from grader.sandbox import Sandbox
+from service import web
 from service.api import catalogue, exercises, health, instructor, reference, submissions
 from service.api.common import API_PREFIX, caller
-from service.auth import instructor_hash
+from service.auth import instructor_hash, session_secret
 from service.config import Config
 from service.db import Database, upgrade
 from service.errors import ApiError, install_error_handlers
@@ -88,20 +90,34 @@ def _valid_token() -> bool:
 
 
 def _not_rate_limited() -> bool:
+    """What the per-client limit leaves alone: /health, the API's documentation, and the
+    web pages that cost nothing (but not the ones that grade, run the engine or check a
+    token)."""
     path = request.path
-    return (not path.startswith(API_PREFIX + "/")
-            or path in (f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs"))
+    if path.startswith(API_PREFIX + "/"):
+        return path in (f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs")
+    return not (path.endswith("/submit") or path in ("/reference", "/login"))
 
 
-def prepare_database(config: Config) -> tuple[Database, str]:
-    """The database, migrated to the newest schema, and the instructor token's hash (one
-    is generated at the first start if none is configured)."""
+@dataclass(frozen=True)
+class Prepared:
+    """The database, migrated, and the secrets kept in it."""
+
+    db: Database
+    instructor_hash: str
+    secret_key: str
+
+
+def prepare_database(config: Config) -> Prepared:
+    """The database, migrated to the newest schema, the instructor token's hash and the
+    session key (each generated at the first start if not configured)."""
     db = Database(config.database_url)
     lock_dir = config.data_dir if config.is_sqlite else None
     upgrade(db.engine, lock_dir)
     with db.session() as session:
         digest = instructor_hash(session, config.instructor_token)
-    return db, digest
+        secret = session_secret(session, config.secret_key)
+    return Prepared(db, digest, secret)
 
 
 def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) -> Flask:
@@ -125,7 +141,10 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     app.config.update(_api_settings(config))
     app.json.sort_keys = False  # keep the documented order of fields
 
-    db, digest = prepare_database(config)
+    prepared = prepare_database(config)
+    db, digest = prepared.db, prepared.instructor_hash
+    app.secret_key = prepared.secret_key
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     owns_sandbox = sandbox is None
     if sandbox is None:
         sandbox = Sandbox(config.sandbox_limits, socket_path=config.sandbox_socket)
@@ -138,6 +157,7 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     api = GdlabApi(app)
     for module in (health, exercises, submissions, reference, catalogue, instructor):
         api.register_blueprint(module.blp)
+    app.register_blueprint(web.bp)
     install_error_handlers(app)  # after Api: its handler is replaced by ours
 
     # application limits: one budget per client for the whole API (default limits would

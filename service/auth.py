@@ -77,15 +77,15 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def identify(session: Session, instructor_hash: str) -> Caller:
-    """The caller of the current request.
+def identify(session: Session, instructor_hash: str, token: str | None = None) -> Caller:
+    """The holder of ``token`` (default: the current request's bearer token).
 
     Raises
     ------
     ApiError
         401 for a token that is neither the instructors' nor a student's.
     """
-    token = bearer_token()
+    token = bearer_token() if token is None else token
     if token is None:
         return Caller()
     digest = token_hash(token)
@@ -145,3 +145,19 @@ def announce_instructor_token(token: str) -> None:
     print(f"\ngdlab: generated the instructor token (shown only now; set GDLAB_INSTRUCTOR_TOKEN "
           f"to choose your own, or run `gdlab instructor-token --reset`):\n\n    {token}\n",
           file=sys.stderr, flush=True)
+
+
+SESSION_SECRET_KEY = "session_secret"
+
+
+def session_secret(session: Session, configured: str | None) -> str:
+    """The key that signs the web pages' session cookies: the configured one, or one
+    generated at the first start and kept in the database (so that every worker process
+    and every restart signs alike)."""
+    if configured:
+        return configured
+    stored = session.get(Setting, SESSION_SECRET_KEY)
+    if stored is None:
+        stored = Setting(key=SESSION_SECRET_KEY, value=secrets.token_urlsafe(48))
+        session.add(stored)
+    return stored.value

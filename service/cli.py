@@ -526,7 +526,7 @@ def _instructor_token(args: argparse.Namespace) -> int:
     config = _config()
     if config.instructor_token:
         raise UsageError("GDLAB_INSTRUCTOR_TOKEN is set: that is the instructor token")
-    db = prepare_database(config)[0]
+    db = prepare_database(config).db
     with db.session() as session:
         token = reset_instructor_token(session)
     print(token)

@@ -23,6 +23,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                            "any SQLAlchemy URL (e.g. postgresql+psycopg://...)"),
     "GDLAB_INSTRUCTOR_TOKEN": ("(generated at first start, printed once)",
                                "the instructors' bearer token"),
+    "GDLAB_SECRET_KEY": ("(generated at first start, kept in the database)",
+                         "signs the web pages' session cookies"),
     "GDLAB_STUDENT_AUTH": ("open", "`open`: self-study, a student name is optional; "
                                    "`required`: every submission needs a student token"),
     "GDLAB_RATE_LIMIT": ("120/minute", "requests per client to /api, Flask-Limiter notation; "
@@ -57,6 +59,8 @@ class Config:
         SQLAlchemy URL.
     instructor_token : str or None
         The instructors' token; None: one is generated at first start (its hash kept).
+    secret_key : str or None
+        Signs the web pages' session cookies; None: generated once, kept in the database.
     student_auth : {"open", "required"}
         Whether submissions need a student token.
     rate_limit_storage : str
@@ -74,6 +78,7 @@ class Config:
     data_dir: Path = Path("gdlab-data")
     database_url: str = ""
     instructor_token: str | None = None
+    secret_key: str | None = None
     student_auth: str = "open"
     rate_limit_storage: str = "memory://"
     exercises_dir: Path | None = None
@@ -108,6 +113,7 @@ class Config:
                 data_dir=Path(env.get("GDLAB_DATA_DIR") or "gdlab-data"),
                 database_url=env.get("GDLAB_DATABASE_URL", ""),
                 instructor_token=env.get("GDLAB_INSTRUCTOR_TOKEN") or None,
+                secret_key=env.get("GDLAB_SECRET_KEY") or None,
                 student_auth=env.get("GDLAB_STUDENT_AUTH", "open").strip().lower(),
                 rate_limit_storage=env.get("GDLAB_RATE_LIMIT_STORAGE") or "memory://",
                 exercises_dir=(Path(env["GDLAB_EXERCISES_DIR"])

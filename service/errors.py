@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NoReturn
 
 from flask import Flask, Response, jsonify
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,32 @@ def drain_request_body(limit: int = DRAIN_LIMIT) -> None:
         return
 
 
+def _wants_page() -> bool:
+    """A browser asking for a web page (never under /api, never /health)."""
+    from flask import request  # noqa: PLC0415 (only inside a request)
+
+    path = request.path
+    if path.startswith("/api") or path == "/health":
+        return False
+    accept = request.accept_mimetypes
+    return accept.accept_html and accept.best != "application/json"
+
+
+def error_page(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error as an HTML page of the web interface."""
+    from flask import render_template  # noqa: PLC0415
+
+    page = render_template("error.html", status=status, phrase=HTTPStatus(status).phrase,
+                           message=message)
+    return Response(page, status=status, headers=headers or {}, mimetype="text/html")
+
+
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
+    if _wants_page():
+        message = error.description if status != 404 or error.description != \
+            NotFound.description else "There is no such page."
+        return error_page(status, message)
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
     if "messages" in data:  # a webargs/marshmallow validation error
@@ -156,8 +180,11 @@ def _api_error(error: ApiError) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unexpected error", exc_info=error)
-    return error_response(500, "Something went wrong on our side; it has been logged. "
-                               "Please try again, and tell your instructor if it persists.")
+    message = ("Something went wrong on our side; it has been logged. "
+               "Please try again, and tell your instructor if it persists.")
+    if _wants_page():
+        return error_page(500, message)
+    return error_response(500, message)
 
 
 def install_error_handlers(app: Flask) -> None:

@@ -67,7 +67,7 @@ def _describe(sandbox: Sandbox) -> str:
 def serve(options: ServeOptions, config: Config | None = None) -> int:
     """Run the service until stopped; returns gunicorn's exit status."""
     config = config or Config.from_env()
-    prepare_database(config)[0].engine.dispose()
+    prepare_database(config).db.engine.dispose()
     environment = dict(os.environ)
     runtime = tempfile.mkdtemp(prefix="gdlab-run-")
     sandbox = None
