@@ -47,6 +47,10 @@ def submit(url: str, state: Path) -> None:
     check(plot.status_code == 200 and plot.headers["Content-Type"] == "image/png"
           and plot.content.startswith(b"\x89PNG\r\n\x1a\n"),
           f"the plot is a real PNG ({len(plot.content)} bytes)")
+    page = requests.get(f"{url}/exercises/gd", timeout=10)
+    check(page.status_code == 200 and 'id="code"' in page.text
+          and requests.get(f"{url}/static/gdlab.css", timeout=10).ok,
+          "the web page of an exercise is served, with its stylesheet")
     state.write_text(json.dumps({"right": right.json()["id"], "wrong": wrong.json()["id"]}))
 
 
