@@ -126,14 +126,17 @@ def drain_request_body(limit: int = DRAIN_LIMIT) -> None:
 
 
 def _wants_page() -> bool:
-    """A browser asking for a web page (never under /api, never /health)."""
+    """A browser asking for a web page (never under /api, never /health). A browser names
+    HTML in its Accept header; a program's ``*/*`` (curl, requests) gets JSON."""
     from flask import request  # noqa: PLC0415 (only inside a request)
 
     path = request.path
     if path.startswith("/api") or path == "/health":
         return False
     accept = request.accept_mimetypes
-    return accept.accept_html and accept.best != "application/json"
+    names_html = any(value in ("text/html", "application/xhtml+xml") and quality > 0
+                     for value, quality in accept)
+    return names_html and accept.best != "application/json"
 
 
 def error_page(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -32,10 +32,18 @@ from markdown_it import MarkdownIt
 from marshmallow import ValidationError
 
 from grader.engine import OPTIMIZERS, PROBLEMS, SpecError
+from grader.plots import FORMATS
 from service import reference as runs
 from service import submissions as store
 from service.api.exercises import get_exercise
-from service.api.submissions import _checked_code, _exercise, _failure, _student_of, links
+from service.api.submissions import (
+    _checked_code,
+    _exercise,
+    _failure,
+    _student_of,
+    image_response,
+    links,
+)
 from service.auth import Caller, identify
 from service.errors import ApiError
 from service.models import Submission
@@ -145,6 +153,8 @@ def submit(exercise_id: str):
     _remember(graded.submission)
     if _wants_json():
         result["page"] = url_for("web.submission_page", public_id=graded.submission.public_id)
+        result["plot"] = url_for("web.submission_plot", public_id=graded.submission.public_id,
+                                 fmt="png")
         return jsonify(result), 201
     return redirect(url_for("web.submission_page", public_id=graded.submission.public_id),
                     303)
@@ -182,7 +192,29 @@ def submission_page(public_id: str) -> str:
         found.student_id is not None and found.student_id == who.student_id)
     return render_template("submission.html", result=result, submission=found,
                            code=found.code if show_code else None,
-                           alt=_plot_alt(result))
+                           alt=_plot_alt(result),
+                           plot_png=url_for("web.submission_plot", public_id=public_id,
+                                            fmt="png"),
+                           plot_svg=url_for("web.submission_plot", public_id=public_id,
+                                            fmt="svg"))
+
+
+@bp.route("/submissions/<public_id>/plot.<fmt>")
+def submission_plot(public_id: str, fmt: str) -> Response:
+    """A submission's plot for the pages: seen as the signed-in browser may see it (the
+    API's plot needs a bearer token, which an ``<img>`` cannot send)."""
+    if fmt not in FORMATS:
+        abort(404, f"Plots come as {' or '.join(FORMATS)}, not {fmt!r}.")
+    who = web_caller()
+    with services().db.session() as db_session:
+        found = store.find(db_session, public_id)
+    if found is None or not _may_see(who, found):
+        abort(404, "There is no such submission that you can see.")
+    try:
+        drawn = store.plot(services(), found, fmt)
+    except store.PlotUnavailableError as error:
+        abort(409, str(error))
+    return image_response(drawn.data, drawn.media_type, drawn.etag)
 
 
 def _may_see(who: Caller, submission: Submission) -> bool:
@@ -194,8 +226,9 @@ def _may_see(who: Caller, submission: Submission) -> bool:
 def _plot_alt(result: dict[str, Any]) -> str:
     runs_text = "; ".join(f"learning rate {run['lr']:g}: {run['verdict']}"
                           for run in result.get("runs", []))
+    score = result.get("score")
     return (f"Loss curves of this submission (solid) over the reference's (dashed), score "
-            f"{result.get('score')} of 100. {runs_text}.")
+            f"{'-' if score is None else f'{score:g}'} of 100. {runs_text}.")
 
 
 # --- signing in ------------------------------------------------------------------------

@@ -14,11 +14,18 @@
   const button = document.getElementById("submit-button");
   const hasServerError = document.getElementById("error") !== null;
 
+  // what works only with this script: shown by it
+  const hint = document.getElementById("code-hint");
+  const reset = document.getElementById("reset-button");
+  hint.hidden = false;
+  code.setAttribute("aria-describedby", hint.id);
+  reset.hidden = false;
+
   // the draft: restored unless the server just sent the code back with an error
   const saved = window.localStorage.getItem(draftKey);
   if (saved !== null && !hasServerError) code.value = saved;
   code.addEventListener("input", () => window.localStorage.setItem(draftKey, code.value));
-  document.getElementById("reset-button").addEventListener("click", () => {
+  reset.addEventListener("click", () => {
     if (code.value === starter || window.confirm("Replace your code with the starter?")) {
       code.value = starter;
       window.localStorage.removeItem(draftKey);
@@ -55,8 +62,10 @@
     return node;
   }
 
-  function showError(message) {
-    result.replaceChildren(element("div", message, { class: "alert", role: "alert", id: "error" }));
+  function showError(title, message) {
+    const box = element("div", null, { class: "alert", role: "alert", id: "error" });
+    box.append(element("strong", title + ":"), " " + message);
+    result.replaceChildren(box);
   }
 
   function showResult(data) {
@@ -102,11 +111,17 @@
     box.append(table);
     const figure = element("figure");
     figure.append(element("img", null, {
-      src: data.links.plot_png, width: "1400", height: "540", id: "plot",
+      src: data.plot, width: "1400", height: "540", id: "plot",
       alt: "Loss curves of this submission (solid) over the reference's (dashed), score " + data.score + " of 100.",
     }));
     figure.append(element("figcaption", "Your curves (solid) over the reference's (dashed); a circle marks the first step where they part."));
     box.append(figure);
+    if (data.stdout) {
+      box.append(element("h3", "Your code printed"));
+      const printed = element("pre", null, { class: "code" });
+      printed.append(element("code", data.stdout));
+      box.append(printed);
+    }
     const link = element("p");
     link.append(element("a", "This result on its own page", { href: data.page }));
     box.append(link);
@@ -125,11 +140,9 @@
       });
       const data = await response.json();
       if (response.status === 201) showResult(data);
-      else if (response.status === 503) {
-        showError("The grader is busy: " + data.message);
-      } else showError(data.message);
+      else showError(response.status === 503 ? "Busy" : "Not graded", data.message);
     } catch (error) {
-      showError("The server could not be reached; your code is kept here. Try again in a moment.");
+      showError("Not sent", "The server could not be reached; your code is kept here. Try again in a moment.");
     } finally {
       button.disabled = false;
     }
