@@ -376,7 +376,7 @@ def reference_page():
     return render_template(
         "reference.html", form=form, stored=stored, error=error,
         problems=sorted(PROBLEMS), optimizers=OPTIMIZERS,
-        request_json=json.dumps(body, indent=2) if body else None,
+        request_json=json.dumps(body) if body else None,
         run_url=(url_for("reference.run", run_id=stored.id, _external=True)
                  if stored else None),
         post_url=url_for("reference.runs_", _external=True))
