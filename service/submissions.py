@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from grader.archive import ArchiveError, pack, unpack
@@ -111,6 +111,18 @@ def grade(services: Services, exercise: Exercise, code: str, student: str | None
     return Graded(stored, result)
 
 
+INTERRUPTED = "grading was interrupted (the server stopped); please resubmit"
+
+
+def expire_stale(session: Session) -> None:
+    """Mark failed every submission still ``grading`` long after any job could have ended
+    (its worker died mid-grading): readers never see it grading for ever."""
+    cutoff = utcnow() - dt.timedelta(seconds=STALE_AFTER)
+    session.execute(update(Submission)
+                    .where(Submission.status == "grading", Submission.created_at < cutoff)
+                    .values(status="failed", error=INTERRUPTED))
+
+
 def find(session: Session, public_id: str) -> Submission | None:
     """A submission by its public id, with a long-lost ``grading`` one marked failed."""
     submission = session.scalars(
@@ -119,7 +131,7 @@ def find(session: Session, public_id: str) -> Submission | None:
         age = (utcnow() - submission.created_at).total_seconds()
         if age > STALE_AFTER:
             submission.status = "failed"
-            submission.error = "grading was interrupted (the server stopped); please resubmit"
+            submission.error = INTERRUPTED
     return submission
 
 
@@ -196,7 +208,9 @@ def listing(session: Session, *, exercise: str | None = None, student: str | Non
             status: str | None = None, since: dt.datetime | None = None,
             until: dt.datetime | None = None, page: int = 1,
             page_size: int = 50) -> tuple[list[Submission], int]:
-    """A page of submissions, newest first, and how many match in all."""
+    """A page of submissions, newest first, and how many match in all (long-lost
+    ``grading`` ones marked failed first)."""
+    expire_stale(session)
     query = select(Submission)
     for column, value in ((Submission.exercise, exercise), (Submission.student, student),
                           (Submission.status, status)):

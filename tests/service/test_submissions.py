@@ -14,7 +14,7 @@ from service import submissions as store
 from service.cli import main as cli
 from service.models import Submission
 
-from .conftest import API, assert_error, services_of, source, submit
+from .conftest import API, INSTRUCTOR, assert_error, services_of, source, submit
 
 GD = load_catalog().get("gd")
 SOLUTION = source("gd")
@@ -268,3 +268,13 @@ def test_a_submission_left_grading_too_long_is_reported_and_stored_as_failed(fre
     # one still within any job's time is still grading
     assert client.get(f"{API}/submissions/{recent}").get_json()["status"] == "grading"
     assert stored(fresh_app, recent).status == "grading"
+
+
+def test_the_instructors_listing_marks_long_lost_submissions_failed(fresh_app):
+    client = fresh_app.test_client()
+    lost = _left_grading(fresh_app, store.STALE_AFTER + 60)
+    recent = _left_grading(fresh_app, 1)
+    listed = client.get(f"{API}/submissions", headers=INSTRUCTOR).get_json()["items"]
+    status = {row["id"]: row["status"] for row in listed}
+    assert status[lost] == "failed" and status[recent] == "grading"
+    assert stored(fresh_app, lost).status == "failed"
