@@ -190,7 +190,9 @@ def submission_page(public_id: str) -> str:
     result = store.representation(found, links(found))
     show_code = who.is_instructor or public_id in session.get("mine", []) or (
         found.student_id is not None and found.student_id == who.student_id)
+    exercise = services().catalog.exercises.get(found.exercise)
     return render_template("submission.html", result=result, submission=found,
+                           title=exercise.title if exercise else found.exercise,
                            code=found.code if show_code else None,
                            alt=_plot_alt(result),
                            plot_png=url_for("web.submission_plot", public_id=public_id,
