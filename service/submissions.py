@@ -8,7 +8,9 @@ have ended is reported, and stored, as ``failed``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import logging
 import secrets
@@ -202,6 +204,20 @@ def gradebook(session: Session) -> list[dict[str, Any]]:
         entry["latest"], entry["last_submitted"] = score, created
         entry["submissions"] += 1
     return list(book.values())
+
+
+GRADEBOOK_COLUMNS = ("student", "exercise", "best", "latest", "submissions", "last_submitted")
+
+
+def gradebook_csv(session: Session) -> str:
+    """The gradebook as CSV (times in UTC, ISO 8601 with Z), for a spreadsheet or an LMS."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(GRADEBOOK_COLUMNS)
+    for row in gradebook(session):
+        writer.writerow([row[c].isoformat() + "Z" if c == "last_submitted" else row[c]
+                         for c in GRADEBOOK_COLUMNS])
+    return out.getvalue()
 
 
 def listing(session: Session, *, exercise: str | None = None, student: str | None = None,

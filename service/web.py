@@ -9,9 +9,7 @@ form that changes something carries a per-session CSRF token.
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import secrets
 from typing import Any
@@ -313,15 +311,8 @@ def gradebook_csv():
     if (redirection := _instructor_or_login()) is not None:
         return redirection
     with services().db.session() as db_session:
-        rows = store.gradebook(db_session)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    columns = ["student", "exercise", "best", "latest", "submissions", "last_submitted"]
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row[c].isoformat() + "Z" if c == "last_submitted" else row[c]
-                         for c in columns])
-    return Response(out.getvalue(), mimetype="text/csv",
+        text = store.gradebook_csv(db_session)
+    return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'})
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import Response
@@ -98,14 +96,6 @@ def gradebook_csv() -> Response:
     """The gradebook as CSV, for a spreadsheet or an LMS."""
     instructor()
     with services().db.session() as session:
-        rows = store.gradebook(session)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    columns = ["student", "exercise", "best", "latest", "submissions", "last_submitted"]
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row[c].isoformat() + "Z" if c == "last_submitted" else row[c]
-                         for c in columns])
-    response = Response(out.getvalue(), mimetype="text/csv")
+        response = Response(store.gradebook_csv(session), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="gradebook.csv"'
     return response
