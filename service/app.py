@@ -25,7 +25,7 @@ from service import web
 from service.api import catalogue, exercises, health, instructor, reference, submissions
 from service.api.common import API_PREFIX, caller
 from service.auth import instructor_hash, session_secret
-from service.config import Config
+from service.config import Config, private_data_dir
 from service.db import Database, upgrade
 from service.errors import ApiError, install_error_handlers
 from service.schemas import ErrorSchema
@@ -111,8 +111,8 @@ class Prepared:
 def prepare_database(config: Config) -> Prepared:
     """The database, migrated to the newest schema, the instructor token's hash and the
     session key (each generated at the first start if not configured)."""
+    lock_dir = private_data_dir(config.data_dir) if config.is_sqlite else None
     db = Database(config.database_url)
-    lock_dir = config.data_dir if config.is_sqlite else None
     upgrade(db.engine, lock_dir)
     with db.session() as session:
         digest = instructor_hash(session, config.instructor_token)

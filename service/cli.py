@@ -586,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return args.handler(args)
-    except (UsageError, SpecError) as error:
+    except (UsageError, SpecError, ConfigError) as error:
         print(f"gdlab: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except SandboxFailureError as error:

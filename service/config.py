@@ -8,6 +8,7 @@ self-study submissions. The limits themselves are defined in :mod:`grader.limits
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,50 @@ VARIABLES: dict[str, tuple[str, str]] = {
 
 class ConfigError(ValueError):
     """A setting that cannot be used, naming the variable."""
+
+
+def private_data_dir(path: Path) -> Path:
+    """Create the data directory (``0700``) if it is missing, and refuse one that every
+    user of the machine may write to.
+
+    The data directory holds the database, and so the instructor token's hash and the key
+    that signs the web sessions: another user who can replace a file there can forge a
+    session.
+
+    Parameters
+    ----------
+    path : Path
+        ``GDLAB_DATA_DIR``.
+
+    Returns
+    -------
+    Path
+        The same path, now existing.
+
+    Raises
+    ------
+    ConfigError
+        When it is world-writable or cannot be created.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> private_data_dir(Path(tempfile.mkdtemp()) / "data").stat().st_mode & 0o777 == 0o700
+    True
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise ConfigError(f"GDLAB_DATA_DIR {str(path)!r} cannot be created: "
+                          f"{error.strerror}") from None
+    if not stat.S_ISDIR(mode):
+        raise ConfigError(f"GDLAB_DATA_DIR {str(path)!r} is not a directory")
+    if mode & stat.S_IWOTH:
+        raise ConfigError(f"GDLAB_DATA_DIR {str(path)!r} is writable by every user of this "
+                          f"machine, and it holds the server's secrets: run "
+                          f"`chmod o-w {path}` (or choose another folder)")
+    return path
 
 
 @dataclass(frozen=True)
