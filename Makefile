@@ -1,6 +1,8 @@
 # The two commands of the README, and the set-up both share.
 #   make run    set up (once) and run gdlab on its embedded defaults
-#   make test   set up (once) and run the whole test suite
+#   make test   set up (once) and run the whole test suite: the browser it needs (Debian's
+#               chromium, installed if missing), pytest, ruff, every bundled exercise
+#               checked, and the compose smoke test (where a Docker engine answers)
 # Set-up is a virtual environment in .venv with gdlab installed in editable mode;
 # it is redone only when pyproject.toml changes, so both commands are idempotent.
 
@@ -9,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gdlab-installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup browser run test pytest lint check-exercises compose-smoke bench clean
 
 setup: $(STAMP)
 
@@ -19,11 +21,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+browser:
+	@bash tests/browser/install-browser.sh
+
 run: $(STAMP)
 	$(BIN)/gdlab serve
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/gdlab exercises check
+	bash tests/deploy/compose_smoke.sh
+
+# the parts of `make test`, one at a time
+pytest: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+check-exercises: $(STAMP)
+	$(BIN)/gdlab exercises check
+
+compose-smoke: $(STAMP)
+	bash tests/deploy/compose_smoke.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
