@@ -33,7 +33,13 @@ from service.state import Services, services
 
 log = logging.getLogger(__name__)
 
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+#: Where the docs page loads Swagger UI from: our own copy among the web pages' static files
+#: (service/static/swagger-ui, see its VENDORED.md), never a CDN, so that the page works
+#: offline or on a closed campus network.
+SWAGGER_UI = f"{web.bp.static_url_path}/swagger-ui/"
+#: Swagger UI's settings: no validator badge (it would send the document to
+#: validator.swagger.io, a request that leaves the server).
+SWAGGER_UI_CONFIG = {"validatorUrl": None}
 
 _DESCRIPTION = """\
 gdlab grades gradient-descent and optimizer exercises: submit the source of an update rule
@@ -58,6 +64,7 @@ def _api_settings(config: Config) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI,
+        "OPENAPI_SWAGGER_UI_CONFIG": SWAGGER_UI_CONFIG,
         "API_SPEC_OPTIONS": {
             "info": {"description": _DESCRIPTION},
             "components": {"securitySchemes": {

@@ -215,7 +215,9 @@ class GdlabServer:
                 if answer.status_code == 200 and self._listening():
                     self.processes = descendants(self.process.pid)
                     return
-            except requests.ConnectionError as error:
+            # a read timeout too: the port is bound before the workers have booted, which
+            # on a busy machine takes longer than one request's timeout
+            except (requests.ConnectionError, requests.Timeout) as error:
                 last = f"{type(error).__name__}"
             time.sleep(0.1)
         raise self.fail(f"gdlab serve did not answer /health within {STARTUP_TIMEOUT:.0f} s "
