@@ -25,7 +25,7 @@ from grader.plots import plot_sweep
 
 
 def course_script_loop() -> list[list[float]]:
-    """The course script's computation (shared/seed/gradient_descent_seed.py), minus pyplot."""
+    """The course script's computation (tests/golden/gradient_descent_seed.py), minus pyplot."""
     rs = np.random.RandomState(42)
     X = np.linspace(0, 1, 100)
     y = 2 * X + 1 + rs.normal(0, 0.1, size=X.shape)

@@ -138,15 +138,17 @@ def _add_reference(commands) -> None:
     ref.add_argument("--problem", default="linear-regression", metavar="P[:OPTS]",
                      help="problem, with options, e.g. quadratic:condition=100,dim=5")
     ref.add_argument("--optimizer", default="sgd", metavar="O", help="optimizer (default sgd)")
-    ref.add_argument("--lr", nargs="+", type=_number, metavar="LR",
-                     default=list(SEED_LEARNING_RATES),
-                     help="learning rates (default 0.01 0.1 0.5)")
+    # "extend" so that repeating an option adds to it (--lr 0.01 --lr 0.1 runs both) rather
+    # than silently keeping the last; the course's rates are filled in only when none is given.
+    ref.add_argument("--lr", nargs="+", action="extend", type=_number, metavar="LR",
+                     help="learning rates, repeatable (default 0.01 0.1 0.5)")
     ref.add_argument("--epochs", type=_int, default=SEED_EPOCHS, help="epochs (default 100)")
     ref.add_argument("--init", default="shared", help="shared (default) or legacy")
     ref.add_argument("--seed", type=_int, default=None,
                      help="draw data, start and batch order from this seed (default: classic)")
-    ref.add_argument("--x0", nargs="+", type=_number, metavar="X",
-                     help="explicit starting point")
+    ref.add_argument("--x0", nargs="+", action="extend", type=_number, metavar="X",
+                     help="explicit starting point, one number per coordinate (repeatable: "
+                          "--x0 1 --x0 2 is --x0 1 2)")
     ref.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      help="optimizer hyper-parameter (numbers, true/false); repeatable")
     ref.add_argument("--schedule", default="constant", metavar="S[:OPTS]",
@@ -172,7 +174,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         problem_options=problem.options,
         optimizer=args.optimizer,
         hyper=dict(parse_assignment(item) for item in args.set),
-        learning_rates=list(args.lr),
+        learning_rates=list(args.lr or SEED_LEARNING_RATES),
         epochs=args.epochs,
         init=args.init,
         seed=args.seed,

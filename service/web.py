@@ -102,9 +102,8 @@ def _wants_json() -> bool:
 @bp.route("/")
 def index() -> str:
     """The exercises."""
-    catalog = services().catalog
-    return render_template("index.html", exercises=sorted(catalog.exercises.values(),
-                                                          key=lambda e: e.id))
+    # The catalog is in course order already.
+    return render_template("index.html", exercises=list(services().catalog.exercises.values()))
 
 
 @bp.route("/exercises/<exercise_id>")
@@ -302,7 +301,7 @@ def instructor_page():
                            pages=pages, filters=raw, problem=problem, gradebook=book,
                            previous=page_link(page - 1) if page > 1 else None,
                            next=page_link(page + 1) if page < pages else None,
-                           exercises=sorted(services().catalog.exercises))
+                           exercises=list(services().catalog.exercises))
 
 
 @bp.route("/instructor/gradebook.csv")

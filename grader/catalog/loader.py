@@ -17,7 +17,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 import grader
-from grader.catalog.model import Exercise
+from grader.catalog.model import Exercise, course_position
 from grader.catalog.schema import ExerciseSchema, build_cases, build_mistakes
 from grader.engine.options import SpecError
 from grader.engine.runs import plan_run
@@ -43,7 +43,12 @@ class CatalogError:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The exercises that loaded, by id, and the errors of those that did not."""
+    """The exercises that loaded, by id, and the errors of those that did not.
+
+    ``exercises`` is in course order (each exercise's ``order``, then its id; those without
+    an order last), so that every listing (the web page, the API, ``gdlab exercises list``)
+    shows them as the course teaches them by iterating it.
+    """
 
     exercises: dict[str, Exercise] = field(default_factory=dict)
     errors: tuple[CatalogError, ...] = ()
@@ -131,6 +136,7 @@ def load_exercise(directory: Path, limits: Limits | None = None,
         solution=texts["solution.py"], cases=build_cases(data), reference=data["reference"],
         scoring=data["scoring"], mistakes=build_mistakes(data, sources),
         diagnoses={d["id"]: d["message"] for d in data["diagnoses"]}, directory=directory,
+        order=data["order"],
     )
     errors += _check_cases(exercise, toml_label, limits)
     errors += _check_code(exercise, base, code_limit)
@@ -184,10 +190,10 @@ def load_catalog(directory: Path | None = None, limits: Limits | None = None,
     """Load every exercise folder of ``directory`` (default: :func:`default_directory`).
 
     Folders without ``exercise.toml`` are skipped silently (notes, drafts); broken ones are
-    reported in ``Catalog.errors`` and left out.
+    reported in ``Catalog.errors`` and left out. The exercises come in course order.
     """
     directory = directory or default_directory()
-    exercises: dict[str, Exercise] = {}
+    loaded: list[Exercise] = []
     errors: list[CatalogError] = []
     if not directory.is_dir():
         return Catalog({}, (CatalogError(str(directory), "", "no such exercises folder"),))
@@ -199,5 +205,6 @@ def load_catalog(directory: Path | None = None, limits: Limits | None = None,
         except RefusedError as refused:
             errors.extend(refused.errors)
             continue
-        exercises[exercise.id] = exercise
-    return Catalog(exercises, tuple(errors))
+        loaded.append(exercise)
+    in_course_order = sorted(loaded, key=course_position)
+    return Catalog({exercise.id: exercise for exercise in in_course_order}, tuple(errors))

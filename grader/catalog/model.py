@@ -141,6 +141,7 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     diagnoses: dict[str, str] = field(default_factory=dict)
     directory: Path | None = None
+    order: int | None = None
 
     @property
     def entry(self) -> str:
@@ -219,3 +220,17 @@ class Exercise:
                                         "progress": self.scoring.progress}},
             })
         return data
+
+
+def course_position(exercise: Exercise) -> tuple[bool, int, str]:
+    """The sort key of the course order: by ``order``, then by id; unordered ones last.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as E
+    >>> found = [E(id="zeta", order=None), E(id="b", order=20), E(id="a", order=None),
+    ...          E(id="c", order=10)]
+    >>> [e.id for e in sorted(found, key=course_position)]
+    ['c', 'b', 'a', 'zeta']
+    """
+    return (exercise.order is None, exercise.order or 0, exercise.id)

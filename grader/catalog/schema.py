@@ -109,6 +109,9 @@ class ExerciseSchema(Schema):
     version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     summary = fields.String(required=True, validate=validate.Length(min=1, max=400))
+    # Where the exercise comes in the course; exercises without one follow, by id.
+    order = fields.Integer(strict=True, load_default=None, allow_none=True,
+                           validate=validate.Range(min=0, max=1_000_000))
     epochs = fields.Integer(strict=True, load_default=100, validate=validate.Range(min=1, max=5000))
     learning_rates = fields.List(fields.Float(validate=_POSITIVE), load_default=None,
                                  validate=validate.Length(min=1, max=12))

@@ -9,7 +9,7 @@ Each optimizer is a pair of plain functions, as in optax:
 They follow the single-tensor code paths of torch 2.13 (``torch/optim/*.py``) operation
 for operation, including where torch uses ``lerp`` rather than ``b*m + (1 - b)*g``, so
 that a number from gdlab and one from a student's PyTorch notebook agree to float64
-precision (see ``../shared/reference/optimizer-semantics.md``; golden tests in
+precision (see ``docs/optimizer-semantics.md``; golden tests in
 ``tests/engine/test_torch_golden.py``). ``params``, ``grad`` and ``lr`` broadcast: the
 run loop steps one row per learning rate with ``lr`` of shape ``(rows, 1)``.
 

@@ -31,10 +31,11 @@ def get_exercise(exercise_id: str) -> Exercise:
 @blp.route("")
 @blp.response(200, ExerciseListSchema)
 def exercises() -> dict[str, Any]:
-    """Every exercise: id, title, version, kind, one line."""
+    """Every exercise, in the order the course teaches them: id, title, version, kind,
+    one line."""
     catalog = services().catalog
     return {"items": [{**exercise.describe(full=False), "links": _links(exercise)}
-                      for _, exercise in sorted(catalog.exercises.items())]}
+                      for exercise in catalog.exercises.values()]}
 
 
 @blp.route("/<exercise_id>")

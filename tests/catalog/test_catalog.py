@@ -15,6 +15,13 @@ REQUIRED = {
 }
 
 
+#: The bundled exercises as the course teaches them (their ``order`` in exercise.toml).
+COURSE_ORDER = [
+    "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov", "lr-step-decay",
+    "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+]
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return load_catalog()
@@ -143,3 +150,56 @@ def test_folders_without_an_exercise_file_are_ignored(scratch):
 def test_unknown_exercise_lists_the_known_ones(catalog):
     with pytest.raises(KeyError, match="known: adagrad, adam"):
         catalog.get("sgd")
+
+
+def test_the_bundled_exercises_come_in_course_order(catalog):
+    assert list(catalog.exercises) == COURSE_ORDER
+    assert all(exercise.order is not None for exercise in catalog.exercises.values())
+
+
+def _set_order(folder: Path, line: str | None) -> None:
+    """Replace the ``order = ...`` line of an exercise (None: remove it)."""
+    path = folder / "exercise.toml"
+    kept = [old for old in path.read_text().splitlines() if not old.startswith("order =")]
+    if line is not None:
+        kept.insert(1, line)
+    path.write_text("\n".join(kept) + "\n")
+
+
+def test_order_sorts_first_and_exercises_without_one_follow_by_id(tmp_path):
+    for name in ("gd", "adam", "momentum", "adagrad"):
+        shutil.copytree(default_directory() / name, tmp_path / name)
+    _set_order(tmp_path / "adam", "order = 5")
+    _set_order(tmp_path / "gd", "order = 7")
+    _set_order(tmp_path / "momentum", None)
+    _set_order(tmp_path / "adagrad", None)
+    catalog = load_catalog(tmp_path)
+    assert not catalog.errors
+    assert list(catalog.exercises) == ["adam", "gd", "adagrad", "momentum"]
+    assert catalog.exercises["adagrad"].order is None
+
+
+def test_equal_orders_fall_back_to_the_id(tmp_path):
+    for name in ("gd", "adam"):
+        shutil.copytree(default_directory() / name, tmp_path / name)
+        _set_order(tmp_path / name, "order = 1")
+    assert list(load_catalog(tmp_path).exercises) == ["adam", "gd"]
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('order = "first"', "Not a valid integer"),
+        ("order = 2.5", "Not a valid integer"),
+        ("order = true", "Not a valid integer"),
+        ("order = -1", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_order_is_refused_naming_file_and_field(scratch, line, words):
+    _set_order(scratch / "adam", line)
+    catalog = load_catalog(scratch)
+    assert list(catalog.exercises) == ["gd"]
+    messages = [str(error) for error in catalog.errors]
+    assert len(messages) == 1
+    assert messages[0].startswith("exercises/adam/exercise.toml: order: "), messages
+    assert words in messages[0]

@@ -93,6 +93,16 @@ def test_exercises_list_and_show(capsys):
     assert main(["exercises", "show", "nope"]) == 2
 
 
+def test_exercises_list_is_in_course_order(capsys):
+    assert main(["exercises", "list"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[0] == "id"
+    assert [row.split()[0] for row in rows] == [
+        "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov",
+        "lr-step-decay", "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+    ]
+
+
 def test_exercises_check_one(capsys):
     assert main(["exercises", "check", "gd"]) == 0
     out = capsys.readouterr().out

@@ -50,6 +50,35 @@ def test_options_hyper_parameters_and_components(capsys):
     assert [run["lr"] for run in data["runs"]] == [0.001, 0.01]
 
 
+def test_repeated_lr_options_add_up(capsys):
+    assert main(["reference", "--lr", "0.01", "--lr", "0.05", "--lr", "0.2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [run["lr"] for run in data["runs"]] == [0.01, 0.05, 0.2]
+
+
+def test_repeated_lr_options_mix_with_lists_in_order(capsys):
+    assert main(["reference", "--lr", "0.3", "0.01", "--lr", "0.2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [run["lr"] for run in data["runs"]] == [0.3, 0.01, 0.2]
+
+
+def test_repeated_x0_options_add_up_to_one_point(capsys):
+    argv = ["reference", "--problem", "quadratic:dim=3", "--x0", "1", "--x0", "-2",
+            "--x0", "0.5", "--lr", "0.01", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["runs"][0]["params"][0] == [1.0, -2.0, 0.5]
+
+
+def test_the_course_rates_are_the_default_only_when_no_lr_is_given(capsys):
+    assert main(["reference", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [run["lr"] for run in data["runs"]] == [0.01, 0.1, 0.5]
+    assert main(["reference", "--lr", "0.2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [run["lr"] for run in data["runs"]] == [0.2]
+
+
 def test_plot_files_are_written_as_asked(tmp_path, capsys):
     png, svg = tmp_path / "seed.png", tmp_path / "seed.svg"
     assert main(["reference", "--plot", str(png)]) == 0

@@ -1,27 +1,33 @@
-"""The one-step test vectors of shared/reference/optimizer-semantics.md, section 5:
-theta0 = [1, 1], g = [2, -0.5]; the table gives theta0 - theta1 (torch 2.13, float64),
-printed to about 7 significant digits."""
+"""The one-step test vectors of docs/optimizer-semantics.md (section 6), read from
+tests/golden/one_step_vectors.json: from theta0 = [1, 1] with the gradient g = [2, -0.5],
+torch 2.13 in float64 moves by theta0 - theta1 as listed, printed to 7-8 significant
+digits."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grader.engine import OPTIMIZERS
 
-THETA0 = np.array([1.0, 1.0])
-GRAD = np.array([2.0, -0.5])
+VECTORS_FILE = Path(__file__).resolve().parents[1] / "golden" / "one_step_vectors.json"
+_DATA = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
+THETA0 = np.array(_DATA["theta0"], dtype=float)
+GRAD = np.array(_DATA["grad"], dtype=float)
+VECTORS = [(case["optimizer"], case["lr"], case["hyper"], case["expected"])
+           for case in _DATA["cases"]]
 
-VECTORS = [
-    ("sgd", 0.1, {"momentum": 0.9}, [0.2, -0.05]),
-    ("sgd", 0.1, {"momentum": 0.9, "nesterov": True}, [0.38, -0.095]),
-    ("adagrad", 0.1, {}, [0.1, -0.1]),
-    ("adam", 0.1, {}, [0.1, -0.1]),
-    ("nadam", 0.1, {}, [0.1056452, -0.1056452]),
-    ("rmsprop", 0.1, {}, [0.99999995, -0.9999998]),
-    ("rmsprop", 0.1, {"centered": True}, [1.0050378, -1.0050376]),
-    ("adadelta", 1.0, {}, [0.00316227, -0.00316221]),
-]
+
+def test_the_vectors_file_is_the_whole_torch_float64_table():
+    """A truncated or regenerated-in-float32 file must not pass quietly."""
+    assert _DATA["about"]["torch"].startswith("2.13") and _DATA["about"]["dtype"] == "float64"
+    assert THETA0.tolist() == [1.0, 1.0] and GRAD.tolist() == [2.0, -0.5]
+    assert len(VECTORS) == 8
+    # The table has no AdamW row; tests/golden/optimizers.json covers it against torch.
+    assert {name for name, *_ in VECTORS} == set(OPTIMIZERS) - {"adamw"}
 
 
 @pytest.mark.parametrize(("name", "lr", "hyper", "expected"), VECTORS,

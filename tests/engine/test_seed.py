@@ -1,5 +1,5 @@
-"""Legacy mode reproduces the course script (tests/golden/gradient_descent_seed.py, a
-verbatim copy of shared/seed/gradient_descent_seed.py) number for number."""
+"""Legacy mode reproduces the course script (tests/golden/gradient_descent_seed.py, the
+course's gradient-descent example kept verbatim) number for number."""
 
 from __future__ import annotations
 

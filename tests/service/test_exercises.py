@@ -15,6 +15,11 @@ from .conftest import API, EXERCISES, INSTRUCTOR, assert_error, bearer
 
 CATALOG = load_catalog()
 IDS = sorted(CATALOG.exercises)
+#: The bundled exercises as the course teaches them (``order`` in their exercise.toml).
+COURSE_ORDER = [
+    "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov", "lr-step-decay",
+    "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+]
 DETAIL_FIELDS = {"id", "title", "version", "kind", "summary", "links", "statement", "starter",
                  "contract", "visible_cases", "hidden_cases", "scoring"}
 
@@ -33,7 +38,7 @@ def test_the_list_names_every_exercise_with_a_link(client):
     response = client.get(f"{API}/exercises")
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert [item["id"] for item in items] == IDS
+    assert sorted(item["id"] for item in items) == IDS
     for item in items:
         exercise = CATALOG.get(item["id"])
         assert item["title"] == exercise.title and item["version"] == exercise.version
@@ -42,6 +47,12 @@ def test_the_list_names_every_exercise_with_a_link(client):
         assert item["links"]["submit"] == f"{API}/submissions"
         # the list is a summary: no statement, code or cases
         assert set(item) == {"id", "title", "version", "kind", "summary", "links"}
+
+
+
+def test_the_list_is_in_course_order(client):
+    items = client.get(f"{API}/exercises").get_json()["items"]
+    assert [item["id"] for item in items] == COURSE_ORDER
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
