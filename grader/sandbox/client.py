@@ -320,11 +320,11 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits,
         problem = _student_error(header.get("error"))
         raise SandboxError(f"the sandbox could not set up the job: "
                            f"{problem.sentence() if problem else 'unknown error'}")
-    if exit_info.get("code") != 0 or status not in _CHILD_STATUSES:
+    if exit_info.get("code") != 0 or not isinstance(status, str) or status not in _CHILD_STATUSES:
         return JobResult("crashed", f"The process running your code exited with status "
                          f"{exit_info.get('code')} before finishing.", **timing)
     try:
-        check(frame, expected)
+        check(frame, expected, limits)
     except protocol.FrameError as error:
         log.warning("a job's result was refused: %s", error)
         return JobResult("crashed", "The process running your code ended with a result "

@@ -139,22 +139,21 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
 
 def nested_within(value: Any, depth: int) -> bool:
     """Whether a decoded JSON value nests at most ``depth`` levels of lists and objects
-    (counted without recursion, so that any depth can be asked about).
+    (counted level by level, without recursion, so that any depth can be asked about).
 
     Examples
     --------
     >>> nested_within({"a": [1, {"b": []}]}, 4), nested_within([[[]]], 2)
     (True, False)
     """
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            if level > depth:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return True
+    level = [value]
+    for _ in range(depth + 1):
+        level = [item for item in level if isinstance(item, dict | list)]
+        if not level:
+            return True
+        level = [child for item in level
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    return False
 
 
 def _check_entry(entry: Any, dtypes: tuple[str, ...]) -> tuple[str, str, tuple[int, ...]]:

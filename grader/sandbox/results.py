@@ -11,8 +11,9 @@ what its job asked for, before anything else touches it:
   gdlab's own harness could write for it, so a longer frame is cut by the runner and
   never decoded;
 - :func:`check` refuses a decoded frame that the harness could not have written for the
-  job: another number of runs, an array that the kind does not return, or one whose
-  shape disagrees with the job (a trajectory has ``steps + 1`` rows of ``dim`` columns);
+  job: another number of runs, an array that the kind does not return (or a missing one),
+  one whose shape disagrees with the job (a trajectory has ``steps + 1`` rows of ``dim``
+  columns), keys or types the harness does not write, more printed output than allowed;
 - :func:`safe_text` makes the text that comes out of a job (printed output, an
   exception's type and message) valid UTF-8 without control characters, and bounds it.
 
@@ -22,10 +23,11 @@ Examples
 >>> from grader.sandbox.protocol import Frame
 >>> expected = Expected("update_rule", (RunShape(steps=3, dim=2),))
 >>> run = {"steps": 3, "stopped": None, "error": None}
+>>> limits = SandboxLimits()
 >>> check(Frame({"status": "ok", "runs": [run]}, {"trajectory_0": np.zeros((4, 2))}),
-...       expected)
+...       expected, limits)
 >>> check(Frame({"status": "ok", "runs": [run]}, {"trajectory_0": np.zeros((9, 2))}),
-...       expected)
+...       expected, limits)
 Traceback (most recent call last):
 ...
 grader.sandbox.protocol.FrameError: trajectory_0 has shape (9, 2); the job allows (4, 2)
@@ -55,6 +57,10 @@ HEADER_BASE = 16 * KiB
 ERROR_TYPE_LIMIT, ERROR_MESSAGE_LIMIT = 100, 1000
 STOPPED = (None, "error", "non-finite")
 CATEGORIES = ("memory", "forbidden", "contract", "error")
+#: The keys the harness writes: of a result's header, of a run's report, of an error.
+HEADER_KEYS = frozenset({"status", "error", "runs", "stdout", "stdout_truncated"})
+RUN_KEYS = frozenset({"steps", "stopped", "error"})
+ERROR_KEYS = frozenset({"type", "message", "line", "category"})
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,9 @@ class Expected:
         return min(limits.result_limit, 8 + self.header_limit(limits) + self.array_bytes())
 
 
-def check(frame: Frame, expected: Expected) -> None:
-    """Refuse a result frame that gdlab's harness could not have written for the job.
+def check(frame: Frame, expected: Expected, limits: SandboxLimits) -> None:
+    """Refuse a result frame that gdlab's harness could not have written for the job
+    under these limits.
 
     Raises
     ------
@@ -134,6 +141,8 @@ def check(frame: Frame, expected: Expected) -> None:
         Saying what is wrong (for the log; the student reads a sentence of their own).
     """
     header = frame.header
+    if not header.keys() <= HEADER_KEYS:
+        raise FrameError("the result's header has keys the harness does not write")
     runs = header.get("runs")
     if not isinstance(runs, list):
         raise FrameError("the result has no list of runs")
@@ -145,23 +154,29 @@ def check(frame: Frame, expected: Expected) -> None:
         steps = _checked_run(report, run, index)
         for spec in ARRAYS[expected.kind]:
             rows = steps + spec.extra_rows
-            shapes[f"{spec.prefix}_{index}"] = (rows, run.dim) if spec.matrix else (rows,)
+            name = f"{spec.prefix}_{index}"
+            shapes[name] = (rows, run.dim) if spec.matrix else (rows,)
+            # only an exception before a run's first step leaves it without its arrays
+            if report.get("stopped") != "error" and name not in frame.arrays:
+                raise FrameError(f"run {index} went on without its {name}")
     for name, array in frame.arrays.items():
         if name not in shapes:
             raise FrameError(f"the result has an array {name!r} the job does not return")
         if array.shape != shapes[name]:
             raise FrameError(f"{name} has shape {array.shape}; the job allows {shapes[name]}")
     _check_error(header.get("error"), "the result's error")
-    if not isinstance(header.get("stdout", ""), str):
-        raise FrameError("the result's printed output is not text")
+    stdout = header.get("stdout", "")
+    # each character kept is at least one byte of the output the child counts
+    if not isinstance(stdout, str) or len(stdout) > limits.output_limit:
+        raise FrameError("the result's printed output is not text within the limit")
     if not isinstance(header.get("stdout_truncated", False), bool):
         raise FrameError("the result's stdout_truncated is not a boolean")
 
 
 def _checked_run(report: Any, run: RunShape, index: int) -> int:
     """The steps a run's report says it completed, once the report is checked."""
-    if not isinstance(report, dict):
-        raise FrameError(f"run {index}'s report is not an object")
+    if not isinstance(report, dict) or not report.keys() <= RUN_KEYS:
+        raise FrameError(f"run {index}'s report is not what the harness writes")
     steps = report.get("steps")
     if not _is_int(steps) or not 0 <= steps <= run.steps:
         raise FrameError(f"run {index} reports {steps!r} steps; the job has {run.steps}")
@@ -174,8 +189,8 @@ def _checked_run(report: Any, run: RunShape, index: int) -> int:
 def _check_error(error: Any, what: str) -> None:
     if error is None:
         return
-    if not isinstance(error, dict):
-        raise FrameError(f"{what} is not an object")
+    if not isinstance(error, dict) or not error.keys() <= ERROR_KEYS:
+        raise FrameError(f"{what} is not what the harness writes")
     line = error.get("line")
     if (not isinstance(error.get("type"), str) or not isinstance(error.get("message"), str)
             or not (line is None or _is_int(line)) or error.get("category") not in CATEGORIES):
