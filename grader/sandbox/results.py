@@ -53,7 +53,7 @@ HEADER_PER_RUN = 16 * KiB
 #: Header bytes allowed besides the runs and the printed output (an exception raised
 #: before any run, the keys).
 HEADER_BASE = 16 * KiB
-#: Characters kept of an exception's type and message.
+#: Bytes kept of an exception's type and message.
 ERROR_TYPE_LIMIT, ERROR_MESSAGE_LIMIT = 100, 1000
 STOPPED = (None, "error", "non-finite")
 CATEGORIES = ("memory", "forbidden", "contract", "error")

@@ -215,7 +215,7 @@ class GdlabServer:
                 if answer.status_code == 200 and self._listening():
                     self.processes = descendants(self.process.pid)
                     return
-            except requests.ConnectionError as error:
+            except (requests.ConnectionError, requests.Timeout) as error:  # busy machine
                 last = f"{type(error).__name__}"
             time.sleep(0.1)
         raise self.fail(f"gdlab serve did not answer /health within {STARTUP_TIMEOUT:.0f} s "
