@@ -178,23 +178,29 @@ def student_trajectories(exercise: Exercise, runs: Sequence[RunInput],
     """Each run's parameter trajectory from a job's result (None where the run failed).
 
     A schedule exercise returns learning rates: gradient descent with them, on the case's
-    problem, gives the trajectory (run here, with gdlab's own plain GD).
+    problem, gives the trajectory (run here, with gdlab's own plain GD). Arrays that do
+    not fit the run (a result kept from before results were checked) count as failed
+    runs: the work done here never exceeds the exercise's own size.
     """
     trajectories: list[Array | None] = []
-    for index, report in enumerate(result.runs):
+    for index, (report, run) in enumerate(zip(result.runs, runs, strict=False)):
         if report.stopped == "error":
             trajectories.append(None)
         elif exercise.kind == "schedule":
             rates = result.arrays.get(f"rates_{index}")
-            run = runs[index]
-            if rates is None or len(rates) < run.case.epochs or not np.all(np.isfinite(rates)):
+            if (rates is None or rates.shape != (run.case.epochs,)
+                    or not np.all(np.isfinite(rates))):
                 trajectories.append(None)
                 continue
             per_step = np.repeat(rates, len(run.step_rates) // run.case.epochs)
             replaced = RunInput(**{**run.__dict__, "step_rates": per_step})
             trajectories.append(in_process(_plain_gd, [replaced])[0])
         else:
-            trajectories.append(result.arrays.get(f"trajectory_{index}"))
+            trajectory = result.arrays.get(f"trajectory_{index}")
+            fits = (trajectory is not None and trajectory.ndim == 2
+                    and 0 < len(trajectory) <= len(run.step_rates) + 1
+                    and trajectory.shape[1] == run.x0.size)
+            trajectories.append(trajectory if fits else None)
     trajectories += [None] * (len(runs) - len(trajectories))
     return trajectories
 

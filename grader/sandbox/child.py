@@ -64,14 +64,15 @@ class BoundedOutput(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        size = len(text.encode("utf-8", "replace"))
-        if self.size + size > self.limit:
-            self.parts.append(text[: max(0, self.limit - self.size)])
+        data = text.encode("utf-8", "replace")
+        if self.size + len(data) > self.limit:
+            # cut in bytes, as counted: characters can be up to four bytes each
+            self.parts.append(data[: max(0, self.limit - self.size)].decode("utf-8", "ignore"))
             self.size = self.limit
             self.overflowed = True
             raise OutputLimitExceeded
         self.parts.append(text)
-        self.size += size
+        self.size += len(data)
         return len(text)
 
     def text(self) -> str:

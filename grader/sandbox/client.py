@@ -40,6 +40,13 @@ import grader
 from grader.limits import SandboxLimits
 from grader.sandbox import protocol
 from grader.sandbox.errors import SandboxBusyError, SandboxError, SandboxUnavailableError
+from grader.sandbox.results import (
+    ERROR_MESSAGE_LIMIT,
+    ERROR_TYPE_LIMIT,
+    Expected,
+    check,
+    safe_text,
+)
 
 log = logging.getLogger("gdlab.sandbox")
 
@@ -113,6 +120,10 @@ class Job:
         specs = [{"lr0": float(run["lr0"]), "epochs": int(run["epochs"]),
                   "hyper": dict(run.get("hyper") or {})} for run in runs]
         return cls("schedule", code, entry, {"runs": specs})
+
+    def expected(self) -> Expected:
+        """What this job asks for, and so what its result may hold."""
+        return Expected.of(self.kind, self.header, self.arrays)
 
     def encode(self) -> bytes:
         """The job as one frame."""
@@ -205,8 +216,8 @@ def _student_error(data: Any) -> StudentError | None:
     line = data.get("line")
     category = data.get("category")
     return StudentError(
-        type=str(data.get("type", "Error"))[:100],
-        message=str(data.get("message", ""))[:1000],
+        type=safe_text(data.get("type"), ERROR_TYPE_LIMIT) or "Error",
+        message=safe_text(data.get("message"), ERROR_MESSAGE_LIMIT),
         line=line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None,
         category=category if category in ("memory", "forbidden", "contract", "error") else "error",
     )
@@ -262,9 +273,12 @@ def describe(verdict: str, limits: SandboxLimits, error: StudentError | None = N
     return f"The process running your code crashed{how}."
 
 
-def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) -> JobResult:
+def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits,
+              expected: Expected) -> JobResult:
     """Turn a runner's response (the child's frame and the runner's closing message) into
-    a :class:`JobResult`, trusting nothing in the frame.
+    a :class:`JobResult`, trusting nothing in the frame: it must be a result that gdlab's
+    harness could have written for a job that asked for ``expected``, and its text is made
+    safe (:mod:`grader.sandbox.results`). Any bytes give a verdict, never an exception.
 
     Raises
     ------
@@ -294,7 +308,8 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) ->
         return JobResult(verdict, describe(verdict, limits, signal_number=signal_number),
                          **timing)
     try:
-        frame = protocol.decode(data, max_bytes=limits.result_limit)
+        frame = protocol.decode(data, max_bytes=expected.result_limit(limits),
+                                max_header=expected.header_limit(limits))
     except protocol.FrameError:
         return JobResult("crashed", "The process running your code ended without a readable "
                          "result (it may have exited or overwritten the sandbox's output).",
@@ -305,9 +320,16 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) ->
         problem = _student_error(header.get("error"))
         raise SandboxError(f"the sandbox could not set up the job: "
                            f"{problem.sentence() if problem else 'unknown error'}")
-    if exit_info.get("code") != 0 or status not in _CHILD_STATUSES:
+    if exit_info.get("code") != 0 or not isinstance(status, str) or status not in _CHILD_STATUSES:
         return JobResult("crashed", f"The process running your code exited with status "
                          f"{exit_info.get('code')} before finishing.", **timing)
+    try:
+        check(frame, expected, limits)
+    except protocol.FrameError as error:
+        log.warning("a job's result was refused: %s", error)
+        return JobResult("crashed", "The process running your code ended with a result "
+                         "that its job could not have produced (was the sandbox's output "
+                         "written to, or its code changed?).", **timing)
     runs = _runs(header.get("runs"))
     error = _student_error(header.get("error")) or next(
         (run.error for run in runs if run.error is not None), None)
@@ -317,7 +339,7 @@ def interpret(data: bytes, trailer: Mapping[str, Any], limits: SandboxLimits) ->
         detail=describe(status, limits, error),
         runs=runs,
         arrays={name: np.asarray(a, dtype=np.float64) for name, a in frame.arrays.items()},
-        stdout=stdout[: limits.output_limit] if isinstance(stdout, str) else "",
+        stdout=safe_text(stdout, limits.output_limit),
         stdout_truncated=bool(header.get("stdout_truncated")),
         error=error,
         **timing,
@@ -434,15 +456,17 @@ class Sandbox:
                         f"the sandbox runner does not answer on {self.socket_path}") from None
                 time.sleep(0.01)
 
-    def _exchange(self, op: int, payload: bytes, timeout: float,
-                  kind: str = protocol.KINDS[0]) -> tuple[bytes, dict[str, Any]]:
-        """Send one request; return the relayed result bytes and the closing message."""
+    def _exchange(self, op: int, payload: bytes, timeout: float, kind: str = protocol.KINDS[0],
+                  result_limit: int = 0) -> tuple[bytes, dict[str, Any]]:
+        """Send one request; return the relayed result bytes (at most ``result_limit``,
+        or the sandbox's limit) and the closing message."""
+        most = min(result_limit or self.limits.result_limit, self.limits.result_limit)
         if self.socket_path is None:
             raise SandboxUnavailableError("the sandbox is not started")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(self.socket_path)
-            sock.sendall(protocol.preamble(op, len(payload), kind) + payload)
+            sock.sendall(protocol.preamble(op, len(payload), kind, most) + payload)
             data = bytearray()
             reader = sock.makefile("rb")
             while True:
@@ -455,7 +479,7 @@ class Sandbox:
                     raise SandboxUnavailableError("the sandbox runner closed the connection")
                 if kind == b"E":
                     return bytes(data), json.loads(body)
-                if len(data) + length > self.limits.result_limit:
+                if len(data) + length > most:
                     raise SandboxError("the sandbox runner sent more than the result limit")
                 data += body
 
@@ -493,6 +517,7 @@ class Sandbox:
         if job.kind not in protocol.KINDS:
             raise SandboxError(f"unknown job kind {job.kind!r}; known: {', '.join(protocol.KINDS)}")
         payload = job.encode()
+        expected = job.expected()
         if len(payload) > self.limits.request_limit:
             raise SandboxError(f"the job is {len(payload)} bytes; the limit is "
                                f"{self.limits.request_limit}")
@@ -500,13 +525,13 @@ class Sandbox:
             self._ensure_running()
             try:
                 data, trailer = self._exchange(protocol.OP_RUN, payload, self._job_timeout(),
-                                               job.kind)
+                                               job.kind, expected.result_limit(self.limits))
                 break
             except (SandboxUnavailableError, ConnectionError, FileNotFoundError) as error:
                 if self.external or attempt == 2:
                     raise SandboxUnavailableError(
                         f"the sandbox runner is unavailable: {error}") from None
-        return interpret(data, trailer, self.limits)
+        return interpret(data, trailer, self.limits, expected)
 
     def _cleanup_process(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -3,14 +3,18 @@
 Never pickle, never eval: a frame is ``MAGIC`` (4 bytes), the header length (4 bytes, big
 endian), the header (UTF-8 JSON object) and then the raw bytes of every array the header
 lists, in order. Arrays are little-endian float64 (or int64 for indices in job inputs),
-at most three dimensions; the reader checks every size against the bytes it actually has
-and refuses anything else, so a forged or truncated frame is an error, not a crash.
+at most three dimensions; the reader checks every size against the bytes it actually has,
+bounds the header's size and nesting, and refuses anything else: a forged, truncated or
+deeply nested frame is a :class:`FrameError`, never another exception. (Whether a frame
+is a result the job could have produced is checked against the job, in
+:mod:`grader.sandbox.results`.)
 
 The runner speaks to its clients with small messages on a UNIX socket:
 
-- a request is a 16-byte preamble (``MAGIC``, version, operation, the job's kind, a zero
-  byte, the payload length as 8 bytes) followed, for ``run``, by a job frame; the kind is
-  all the runner learns of a job;
+- a request is a 24-byte preamble (``MAGIC``, version, operation, the job's kind, a zero
+  byte, the payload length and the most result bytes the job may send back, 8 bytes each)
+  followed, for ``run``, by a job frame; the kind and that ceiling are all the runner
+  learns of a job;
 - a response is a sequence of chunks, each a type byte and a 4-byte length: ``D`` chunks
   carry the job's result frame as the child wrote it, one ``E`` chunk (JSON) ends it.
 """
@@ -18,23 +22,26 @@ The runner speaks to its clients with small messages on a UNIX socket:
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 MAGIC = b"GDLB"
-VERSION = 1
+VERSION = 2
 OP_RUN, OP_STATUS = 1, 2
 #: Job kinds, by their number in the preamble.
 KINDS = ("update_rule", "gradient", "schedule")
-PREAMBLE = struct.Struct(">4sBBBxQ")
+PREAMBLE = struct.Struct(">4sBBBxQQ")
 CHUNK = struct.Struct(">cI")
 MAX_HEADER = 1 << 20
+#: Nesting of a header's JSON: gdlab's own frames need five levels.
+MAX_DEPTH = 32
 MAX_DIMS = 3
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _DTYPES = {"<f8": np.dtype("<f8"), "<i8": np.dtype("<i8")}
@@ -74,7 +81,7 @@ def encode(header: Mapping[str, Any], arrays: Mapping[str, npt.ArrayLike] | None
 
 
 def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
-           dtypes: tuple[str, ...] = ("<f8",)) -> Frame:
+           dtypes: tuple[str, ...] = ("<f8",), max_header: int = MAX_HEADER) -> Frame:
     """Decode and check a frame.
 
     Parameters
@@ -85,6 +92,8 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
         Refuse frames larger than this.
     dtypes : tuple of str
         Array types allowed (results: float64 only).
+    max_header : int
+        Refuse a JSON header longer than this (at most :data:`MAX_HEADER`).
 
     Raises
     ------
@@ -97,12 +106,16 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
     if len(view) < 8 or bytes(view[:4]) != MAGIC:
         raise FrameError("not a gdlab frame")
     (length,) = struct.unpack(">I", view[4:8])
-    if length > MAX_HEADER or 8 + length > len(view):
+    if length > min(max_header, MAX_HEADER) or 8 + length > len(view):
         raise FrameError("header length out of range")
     try:
         header = json.loads(bytes(view[8 : 8 + length]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise FrameError("header is not UTF-8 JSON") from None
+    except RecursionError:  # json's parser recurses once per level
+        raise FrameError(f"header nested deeper than {MAX_DEPTH} levels") from None
+    if not nested_within(header, MAX_DEPTH):
+        raise FrameError(f"header nested deeper than {MAX_DEPTH} levels")
     if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
         raise FrameError("header must be an object with an array table")
     table = header.pop("arrays")
@@ -112,7 +125,8 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
         name, dtype, shape = _check_entry(entry, dtypes)
         if name in arrays:
             raise FrameError(f"array {name!r} appears twice")
-        nbytes = _DTYPES[dtype].itemsize * int(np.prod(shape, dtype=np.int64))
+        # Python integers: numpy's product of three sizes below 2**31 can wrap around
+        nbytes = _DTYPES[dtype].itemsize * math.prod(shape)
         if offset + nbytes > len(view):
             raise FrameError(f"array {name!r} runs past the end of the frame")
         arrays[name] = np.frombuffer(view[offset : offset + nbytes], dtype=_DTYPES[dtype]
@@ -121,6 +135,25 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int,
     if offset != len(view):
         raise FrameError("trailing bytes after the last array")
     return Frame(header, arrays)
+
+
+def nested_within(value: Any, depth: int) -> bool:
+    """Whether a decoded JSON value nests at most ``depth`` levels of lists and objects
+    (counted level by level, without recursion, so that any depth can be asked about).
+
+    Examples
+    --------
+    >>> nested_within({"a": [1, {"b": []}]}, 4), nested_within([[[]]], 2)
+    (True, False)
+    """
+    level = [value]
+    for _ in range(depth + 1):
+        level = [item for item in level if isinstance(item, dict | list)]
+        if not level:
+            return True
+        level = [child for item in level
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    return False
 
 
 def _check_entry(entry: Any, dtypes: tuple[str, ...]) -> tuple[str, str, tuple[int, ...]]:
@@ -138,17 +171,30 @@ def _check_entry(entry: Any, dtypes: tuple[str, ...]) -> tuple[str, str, tuple[i
     return name, dtype, tuple(shape)
 
 
-def preamble(op: int, payload_length: int = 0, kind: str = KINDS[0]) -> bytes:
-    """The 16 bytes that open every request."""
-    return PREAMBLE.pack(MAGIC, VERSION, op, KINDS.index(kind), payload_length)
+class Request(NamedTuple):
+    """What a request's preamble tells the runner."""
+
+    op: int
+    kind: str
+    length: int
+    #: The most result bytes the job may send back (0: the runner's own limit).
+    result_limit: int
 
 
-def parse_preamble(data: bytes) -> tuple[int, str, int]:
-    """``(op, kind, payload_length)`` of a request preamble, or :class:`FrameError`."""
-    magic, version, op, kind, length = PREAMBLE.unpack(data)
+def preamble(op: int, payload_length: int = 0, kind: str = KINDS[0],
+             result_limit: int = 0) -> bytes:
+    """The bytes that open every request."""
+    return PREAMBLE.pack(MAGIC, VERSION, op, KINDS.index(kind), payload_length, result_limit)
+
+
+def parse_preamble(data: bytes) -> Request:
+    """The :class:`Request` of a preamble, or :class:`FrameError`."""
+    if len(data) != PREAMBLE.size:
+        raise FrameError("not a gdlab request")
+    magic, version, op, kind, length, result_limit = PREAMBLE.unpack(data)
     if magic != MAGIC or version != VERSION or op not in (OP_RUN, OP_STATUS) or kind >= len(KINDS):
         raise FrameError("not a gdlab request")
-    return op, KINDS[kind], length
+    return Request(op, KINDS[kind], length, result_limit)
 
 
 def chunk(kind: bytes, payload: bytes = b"") -> bytes:

@@ -12,12 +12,14 @@ Before it imports what the update-rule loop needs (the problems' gradients) it f
 that) get their children from the zygote instead (see
 :func:`grader.sandbox.child.zygote_main`).
 
-It never reads a job's payload either. For each connection it reads a 16-byte preamble
-(which says the job's kind); when a slot is free it hands the connection to a child of
-that kind, forked ahead of time and already isolated (see :mod:`grader.sandbox.child`),
-which reads the job itself and runs it; the runner relays the child's result bytes to the
-client with ``splice`` (they never enter its memory), enforces the wall clock (SIGKILL)
-and the byte cap, and ends the response with the child's exit status. With every slot
+It never reads a job's payload either. For each connection it reads a preamble (which
+says the job's kind and how many result bytes the job may send back); when a slot is free
+it hands the connection to a child of that kind, forked ahead of time and already
+isolated (see :mod:`grader.sandbox.child`), which reads the job itself and runs it; the
+runner relays the child's result bytes to the client with ``splice`` (they never enter
+its memory), enforces the wall clock (SIGKILL) and the job's byte cap (a frame forged
+larger than the job could produce is cut here, not read by the client), and ends the
+response with the child's exit status. With every slot
 busy a job waits in a bounded queue; with the queue full it is refused at once as
 ``busy``.
 """
@@ -73,6 +75,7 @@ class _Waiting:
     kind: str
     length: int
     since: float
+    result_limit: int
 
 
 @dataclass
@@ -92,6 +95,7 @@ class _Job:
     pipe: int | None
     started: float
     deadline: float
+    result_limit: int
     relayed: int = 0
     killed: str | None = None
     exit: dict[str, Any] | None = None
@@ -282,18 +286,19 @@ class Runner:
             return
         self._forget_opening(sock)
         try:
-            op, kind, length = protocol.parse_preamble(bytes(buffer))
+            op, kind, length, asked = protocol.parse_preamble(bytes(buffer))
         except protocol.FrameError:
             sock.close()
             return
+        result_limit = min(asked or self.limits.result_limit, self.limits.result_limit)
         if op == protocol.OP_STATUS:
             self._respond(sock, self.status())
         elif length > self.limits.request_limit:
             self._respond(sock, {"error": "too-large", "limit": self.limits.request_limit})
         elif self.free_slots:
-            self._start(sock, kind, length)
+            self._start(sock, kind, length, result_limit)
         elif len(self.waiting) < self.limits.queue:
-            self.waiting.append(_Waiting(sock, kind, length, time.monotonic()))
+            self.waiting.append(_Waiting(sock, kind, length, time.monotonic(), result_limit))
         else:
             self.stats.busy_refusals += 1
             self._respond(sock, {"error": "busy", "retry_after": self._retry_after()})
@@ -314,7 +319,7 @@ class Runner:
     def _start_waiting(self) -> None:
         while self.free_slots and self.waiting and not self.stopping:
             waiting = self.waiting.popleft()
-            self._start(waiting.sock, waiting.kind, waiting.length)
+            self._start(waiting.sock, waiting.kind, waiting.length, waiting.result_limit)
 
     def _fork_standby(self, kind: str) -> _Standby:
         if kind not in self.direct_kinds:
@@ -344,7 +349,7 @@ class Runner:
             if kind not in self.standby and not self.stopping and not resting:
                 self.standby[kind] = self._fork_standby(kind)
 
-    def _start(self, sock: socket.socket, kind: str, length: int) -> None:
+    def _start(self, sock: socket.socket, kind: str, length: int, result_limit: int) -> None:
         slot = self.free_slots.popleft()
         standby = self.standby.pop(kind, None) or self._fork_standby(kind)
         # If the standby died meanwhile, sending fails; it is reaped and the job reported.
@@ -353,7 +358,7 @@ class Runner:
                             [sock.fileno()])
         now = time.monotonic()
         job = _Job(standby.pid, slot, sock, standby.pipe, now, now + self.limits.time_limit,
-                   control=standby.control)
+                   result_limit, control=standby.control)
         self.jobs[standby.pid] = job
         self.selector.register(standby.pipe, selectors.EVENT_READ, ("result", job))
         self.selector.register(standby.control, selectors.EVENT_READ, ("ready", job))
@@ -387,7 +392,7 @@ class Runner:
         if count == 0:  # end of file: the child is done writing
             self._close_pipe(job)
             return
-        if job.relayed + count > self.limits.result_limit:
+        if job.relayed + count > job.result_limit:
             self._kill(job, "output-limit")
             self._close_pipe(job)
             return

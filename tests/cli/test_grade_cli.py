@@ -107,3 +107,15 @@ def test_exercises_check_one(capsys):
     assert main(["exercises", "check", "gd"]) == 0
     out = capsys.readouterr().out
     assert "ok   gd/solution.py: score 100" in out and "all good" in out
+
+
+def test_grade_reports_printed_control_characters_and_surrogates_safely(submission, capsys):
+    """The report of code that prints lone surrogates, NULs, terminal escapes and bidi
+    overrides is valid UTF-8 without any of them (the terminal shows what was printed)."""
+    code = ('print("lone \\ud800 nul \\x00 \\x1b[2J\\x1b[31mred\\x1b[0m \\u202eevil")\n'
+            + HALF_STEP)
+    assert main(["grade", submission(code), "--exercise", "gd"]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # strict: no lone surrogate
+    assert "  lone \ufffd nul \ufffd red \ufffdevil" in out
+    assert not {"\x00", "\x1b", "\u202e"} & set(out)
