@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -149,8 +150,32 @@ def representation(submission: Submission, links: dict[str, str]) -> dict[str, A
         "links": links,
     }
     if submission.result is not None:
-        data.update(json.loads(submission.result))
+        data.update(without_surrogates(json.loads(submission.result)))
     return data
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any) -> Any:
+    """``value`` (parsed JSON) with every lone surrogate made U+FFFD.
+
+    Job text is cleaned when a job's result is read (:func:`grader.sandbox.results.
+    safe_text`); results stored before that could hold a lone surrogate, which no response
+    can encode, so a stored result is repaired when it is read as well.
+
+    Examples
+    --------
+    >>> without_surrogates({"stdout": "a\ud800b", "runs": [1, "c"]})
+    {'stdout': 'a\ufffdb', 'runs': [1, 'c']}
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {key: without_surrogates(item) for key, item in value.items()}
+    return value
 
 
 class PlotUnavailableError(Exception):

@@ -278,3 +278,25 @@ def test_the_instructors_listing_marks_long_lost_submissions_failed(fresh_app):
     status = {row["id"]: row["status"] for row in listed}
     assert status[lost] == "failed" and status[recent] == "grading"
     assert stored(fresh_app, lost).status == "failed"
+
+
+def test_a_result_stored_with_a_lone_surrogate_is_still_readable(fresh_app):
+    """Results kept before job text was cleaned at the boundary may hold a lone surrogate,
+    which no response can encode: the API and the page repair it when they read it."""
+    client = fresh_app.test_client()
+    created = submit(client, "gd", source("gd"))
+    assert created.status_code == 201
+    public_id = created.get_json()["id"]
+    db = services_of(fresh_app).db
+    with db.session() as session:
+        stored = session.scalars(select(Submission).where(
+            Submission.public_id == public_id)).one()
+        result = json.loads(stored.result)
+        result["stdout"] = "before \ud800 after"
+        stored.result = json.dumps(result)
+    answer = client.get(f"{API}/submissions/{public_id}")
+    assert answer.status_code == 200
+    assert answer.get_json()["stdout"] == "before \ufffd after"
+    page = client.get(f"/submissions/{public_id}")
+    assert page.status_code == 200
+    assert "before \ufffd after" in page.get_data(as_text=True)
