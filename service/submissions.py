@@ -166,8 +166,8 @@ def without_surrogates(value: Any) -> Any:
 
     Examples
     --------
-    >>> without_surrogates({"stdout": "a\ud800b", "runs": [1, "c"]})
-    {'stdout': 'a\ufffdb', 'runs': [1, 'c']}
+    >>> without_surrogates({"stdout": "a\\ud800b", "runs": [1, "c"]})
+    {'stdout': 'a\\ufffdb', 'runs': [1, 'c']}
     """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
