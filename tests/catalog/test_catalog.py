@@ -73,7 +73,7 @@ def test_what_a_student_may_see(catalog):
     assert data["contract"]["signature"] == "update(params, grad, lr, state, **hyper)"
     assert set(data["contract"]["hyper"]) == {"beta1", "beta2", "eps"}
     assert [c["name"] for c in data["visible_cases"]] == ["course"]
-    assert data["hidden_cases"] == 3
+    assert data["hidden_cases"] == 4
     assert "solution" not in data and "mistakes" not in data
     solution = (default_directory() / "adam" / "solution.py").read_text()
     body = [line.strip() for line in solution.splitlines() if "sqrt" in line]
@@ -102,7 +102,8 @@ def _break(path: Path, old: str, new: str) -> None:
          "exercises/adam/exercise.toml: cases.0.hyper.beta1", "[0, 1)"),
         ("exercise.toml", 'problem = "rosenbrock"', 'problem = "rosenbrok"',
          "exercises/adam/exercise.toml: cases.1.problem", "known: linear-regression"),
-        ("exercise.toml", "learning_rates = [0.01, 0.05]", "learning_rates = [-0.01, 0.05]",
+        ("exercise.toml", "learning_rates = [0.005, 0.01, 0.05]",
+         "learning_rates = [-0.005, 0.01, 0.05]",
          "exercises/adam/exercise.toml: cases.1.learning_rates.0", "greater than 0"),
         ("exercise.toml", 'kind = "update_rule"', 'kind = "update-rule"',
          "exercises/adam/exercise.toml: kind", "Must be one of"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tomllib
 
 import pytest
 
+from grader.catalog.loader import default_directory
 from service.cli import main
 
 from ..sandbox.conftest import needs_root
@@ -119,3 +122,27 @@ def test_grade_reports_printed_control_characters_and_surrogates_safely(submissi
     out.encode("utf-8")  # strict: no lone surrogate
     assert "  lone \ufffd nul \ufffd red \ufffdevil" in out
     assert not {"\x00", "\x1b", "\u202e"} & set(out)
+
+
+def test_exercises_check_fails_when_the_hidden_cases_cannot_tell_a_mistake(
+        tmp_path, monkeypatch, capsys):
+    """lr-step-decay with only a step_size 1 hidden case: a smooth exponential decay
+    follows StepLR there, so the check must name it and exit 1."""
+    folder = tmp_path / "lr-step-decay"
+    shutil.copytree(default_directory() / "lr-step-decay", folder)
+    toml = (folder / "exercise.toml").read_text()
+    hidden_start = toml.index('[[cases]]\nname = "bowl-fast-decay"')
+    mistakes_start = toml.index("[[mistakes]]")
+    weak = ('[[cases]]\nname = "every-epoch"\nproblem = "linear-regression"\nseed = 13\n'
+            'learning_rates = [0.3, 0.9]\nhyper = { step_size = 1, gamma = 0.9 }\n'
+            'epochs = 40\n\n')
+    toml = toml[:hidden_start] + weak + toml[mistakes_start:]
+    tomllib.loads(toml)
+    (folder / "exercise.toml").write_text(toml)
+    monkeypatch.setenv("GDLAB_EXERCISES_DIR", str(tmp_path))
+    assert main(["exercises", "check"]) == 1
+    out = capsys.readouterr().out
+    failing = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert len(failing) == 1 and "lr-step-decay/hidden cases" in failing[0]
+    assert "not separated: mistakes/continuous.py" in failing[0]
+    assert "ok   lr-step-decay/solution.py" in out
