@@ -150,7 +150,7 @@ def child_plan(
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),
     )
-    root = layers.plan_root(staging, hidden_packages(), limits.tmp_size)
+    root = layers.plan_root(staging, hidden_packages(), limits.tmp_size, limits.tmp_inodes)
     candidate = layers.ChildPlan(frozenset(layers.LAYERS), root, limits.uid_base, rlimits,
                                  os.getpid(), seccomp)
     report = layers.probe(candidate)
