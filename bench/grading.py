@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/grading.py            (as root, for every sandbox layer)
 
-1. End to end, as ``gdlab grade`` and the service do it: static checks, the sandbox job
-   (every visible and hidden case x learning rate), the reference (prepared once per
+1. End to end, as ``gdlab grade`` and the service do it: static checks, the two sandbox
+   jobs run at the same time (the visible cases x learning rates in one child, the hidden
+   ones in another), the reference (prepared once per
    exercise, as in the service), scoring and diagnosis. No plot. p50, p99.
 2. The bare in-process cost of the same runs in the same process, without the sandbox:
    the same static checks, the student's code executed here, the same harness loop, the
@@ -20,7 +21,7 @@ import platform
 from timing import header, row, timings
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, in_process
+from grader.grading import Grader, in_process, split_whole
 from grader.limits import SandboxLimits
 from grader.plots import plot_grade
 from grader.sandbox import Sandbox
@@ -43,7 +44,8 @@ def bare_in_process(grader: Grader, source: str) -> object:
                               stopped=None if t is not None else "error", error=None)
                     for t in trajectories)
     arrays = {f"trajectory_{i}": t for i, t in enumerate(trajectories) if t is not None}
-    return grader.assess(prepared, JobResult("ok", "", runs=reports, arrays=arrays))
+    whole = JobResult("ok", "", runs=reports, arrays=arrays)
+    return grader.assess(prepared, split_whole(prepared, whole))
 
 
 def main() -> None:
