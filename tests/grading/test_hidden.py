@@ -13,7 +13,7 @@ import json
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader
+from grader.grading import Grader, build_job, split_whole
 from grader.sandbox import Sandbox
 
 from ..sandbox.conftest import needs_root
@@ -97,3 +97,16 @@ def test_the_instructor_view_is_absent_from_the_students_result(grader):
     data = result.to_dict()
     assert "instructor" not in data and "hidden_job" not in data
     assert list(data["replay"]["cases"]) == ["course"]
+
+
+def test_a_result_kept_from_one_job_over_every_run_grades_the_same(grader):
+    # submissions graded before the split kept one job over every run: they still score
+    # and draw the same, their printed output staying with the visible runs
+    prepared = grader.prepare("gd")
+    code = CATALOG.get("gd").mistakes[1].source
+    whole = grader.sandbox.run(build_job(prepared.exercise, prepared.runs, code))
+    again = grader.assess(prepared, split_whole(prepared, whole))
+    now = grader.grade("gd", code)
+    assert again.to_dict() == now.to_dict()
+    assert [t.student.trajectory.tolist() for t in again.traces] == [
+        t.student.trajectory.tolist() for t in now.traces]
