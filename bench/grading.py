@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/grading.py            (as root, for every sandbox layer)
 
-1. End to end, as ``gdlab grade`` and the service do it: static checks, the sandbox job
-   (every visible and hidden case x learning rate), the reference (prepared once per
+1. End to end, as ``gdlab grade`` and the service do it: static checks, the two sandbox
+   jobs run at the same time (the visible cases x learning rates in one child, the hidden
+   ones in another), the reference (prepared once per
    exercise, as in the service), scoring and diagnosis. No plot. p50, p99.
+   Measured alternately with the same grading done as before hidden runs had a child of
+   their own: one job over every run (the split's cost, on the same runner and load).
 2. The bare in-process cost of the same runs in the same process, without the sandbox:
    the same static checks, the student's code executed here, the same harness loop, the
    same scoring. The difference between 1 and 2 is what isolation costs.
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 
 from timing import header, row, timings
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, in_process
+from grader.grading import Grader, build_job, in_process, split_whole
 from grader.limits import SandboxLimits
 from grader.plots import plot_grade
 from grader.sandbox import Sandbox
@@ -43,7 +48,32 @@ def bare_in_process(grader: Grader, source: str) -> object:
                               stopped=None if t is not None else "error", error=None)
                     for t in trajectories)
     arrays = {f"trajectory_{i}": t for i, t in enumerate(trajectories) if t is not None}
-    return grader.assess(prepared, JobResult("ok", "", runs=reports, arrays=arrays))
+    whole = JobResult("ok", "", runs=reports, arrays=arrays)
+    return grader.assess(prepared, split_whole(prepared, whole))
+
+
+def one_job(grader: Grader, source: str) -> object:
+    """Grade ``source`` as before the split: every run, visible and hidden, in one job."""
+    exercise = grader.exercise(EXERCISE)
+    code = check_source(source, exercise.contract(), grader.limits.code_limit)
+    prepared = grader.prepare(exercise)
+    result = grader.sandbox.run(build_job(exercise, prepared.runs, code))
+    return grader.assess(prepared, split_whole(prepared, result))
+
+
+def alternately(first: Callable[[], object], second: Callable[[], object],
+                repeat: int, warmup: int = 3) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``repeat`` calls of each, one of each in turn (same conditions)."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for action, kept in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            action()
+            kept.append((time.perf_counter() - start) * 1e3)
+    return sorted(times[0]), sorted(times[1])
 
 
 def main() -> None:
@@ -68,8 +98,10 @@ def main() -> None:
         assert bare.score == 100, bare.feedback
 
         print(header())
-        print(row("grade the solution end to end (sandbox, no plot)",
-                  timings(lambda: grader.grade(EXERCISE, solution), 300)))
+        split, whole = alternately(lambda: grader.grade(EXERCISE, solution),
+                                   lambda: one_job(grader, solution), 300)
+        print(row("grade the solution end to end (sandbox, no plot)", split))
+        print(row("  the same with every run in one job (before the split)", whole))
         print(row("same runs and scoring in process, no sandbox",
                   timings(lambda: bare_in_process(grader, solution), 300)))
         print(row("grade a wrong rule end to end (with diagnosis)",

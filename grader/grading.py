@@ -9,8 +9,14 @@
 
 For each exercise it prepares once (and keeps): the reference runs of every case, the
 inputs of every run (start, per-step learning rates, mini-batches, data), and the
-trajectories of the known wrong rules used for diagnosis. A submission is then one
-sandbox job plus arithmetic on the returned trajectories.
+trajectories of the known wrong rules used for diagnosis. A submission is then two
+sandbox jobs, run at the same time, plus arithmetic on the returned trajectories.
+
+Hidden cases stay hidden by construction, not by obscurity: the visible runs and the
+hidden runs are two jobs in two sandbox children. The visible runs' child never holds a
+hidden input, so student code that reads every object of its process finds none; the
+hidden runs' child is answered with verdicts and scores only (its printed output and
+errors are for the instructors, :meth:`GradeResult.instructor_view`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import importlib.metadata
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,7 +42,7 @@ from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objec
 from grader.engine.schedules import rates_by_epoch
 from grader.limits import SandboxLimits
 from grader.sandbox import harness
-from grader.sandbox.client import Job, JobResult, Sandbox
+from grader.sandbox.client import Job, JobResult, Sandbox, describe
 from grader.sandbox.static import check_source
 from grader.scoring import RunScore, Trace, failed_run, judge, score_run
 
@@ -89,6 +95,60 @@ class Prepared:
     def plan_of(self, run: RunInput) -> Plan:
         """The engine plan of a run's case (its problem, loss, minimum)."""
         return self.plans[run.case_index]
+
+    def parts(self) -> dict[str, list[int]]:
+        """The indices of the visible and of the hidden runs (each run in one job of its
+        own part; a part without runs is left out)."""
+        found: dict[str, list[int]] = {"visible": [], "hidden": []}
+        for index, run in enumerate(self.runs):
+            found["visible" if run.case.visible else "hidden"].append(index)
+        return {part: indices for part, indices in found.items() if indices}
+
+
+@dataclass(frozen=True)
+class JobResults:
+    """What the sandbox returned for one submission: the job of its visible runs and the
+    job of its hidden runs, each run in a child of its own (None: no such runs).
+
+    Only ``visible`` may ever reach the student beyond verdicts and scores.
+    """
+
+    visible: JobResult | None
+    hidden: JobResult | None
+
+    def parts(self) -> dict[str, JobResult]:
+        """The jobs that ran, by part."""
+        return {part: result for part, result in (("visible", self.visible),
+                                                  ("hidden", self.hidden))
+                if result is not None}
+
+    @property
+    def elapsed(self) -> float:
+        """Wall-clock seconds of the longer job (they run at the same time)."""
+        return max((result.elapsed for result in self.parts().values()), default=0.0)
+
+
+_RUN_ARRAY = ("trajectory", "gradients", "rates")
+
+
+def job_part(result: JobResult, indices: Sequence[int]) -> JobResult:
+    """The part of a job over all runs that covers ``indices``, numbered from 0 as if it
+    had been a job of those runs only."""
+    arrays = {f"{name}_{new}": result.arrays[f"{name}_{old}"]
+              for new, old in enumerate(indices) for name in _RUN_ARRAY
+              if f"{name}_{old}" in result.arrays}
+    runs = tuple(result.runs[old] for old in indices if old < len(result.runs))
+    return replace(result, runs=runs, arrays=arrays)
+
+
+def split_whole(prepared: Prepared, result: JobResult) -> JobResults:
+    """A job that ran every run (kept from before jobs were split, or run in process) as
+    the two parts; what it printed stays with the visible part, as it was shown then."""
+    parts = prepared.parts()
+    visible = job_part(result, parts["visible"]) if "visible" in parts else None
+    hidden = (replace(job_part(result, parts["hidden"]), stdout="", stdout_truncated=False,
+                      error=None) if "hidden" in parts else None)
+    return JobResults(visible, hidden)
 
 
 def problem_data(problem: Problem) -> tuple[Array, Array]:
@@ -162,9 +222,9 @@ def in_process(rule: Rule, runs: Sequence[RunInput]) -> list[Array | None]:
     sandbox uses for students."""
     job = Job.update_rule("", runs=[run.job_run() for run in runs])
     decoded_arrays = {name: np.asarray(value) for name, value in job.arrays.items()}
-    problems = harness.prepare_update_rule(dict(job.header), decoded_arrays)
+    gradients = harness.prepare_update_rule(dict(job.header), decoded_arrays)
     outputs, arrays = harness.execute_update_rule(dict(job.header), decoded_arrays, rule,
-                                                  problems, lambda error: {"error": repr(error)})
+                                                  gradients, lambda error: {"error": repr(error)})
     return [arrays.get(f"trajectory_{i}") if run["stopped"] != "error" else None
             for i, run in enumerate(outputs["runs"])]
 
@@ -325,7 +385,11 @@ class VisibleTrace:
 
 @dataclass(frozen=True)
 class GradeResult:
-    """A graded submission: score, verdicts, diagnosis, feedback and replay information."""
+    """A graded submission: score, verdicts, diagnosis, feedback and replay information.
+
+    :meth:`to_dict` is the student's view; :meth:`instructor_view` adds what only
+    instructors may see (the hidden runs' output, the hidden cases' seeds).
+    """
 
     exercise: str
     exercise_version: int
@@ -339,6 +403,7 @@ class GradeResult:
     error: dict[str, Any] | None
     replay: dict[str, Any]
     traces: tuple[VisibleTrace, ...] = ()
+    hidden_job: dict[str, Any] | None = None
 
     @property
     def visible_runs(self) -> tuple[RunGrade, ...]:
@@ -367,8 +432,13 @@ class GradeResult:
             "sandbox": {"verdict": self.sandbox_verdict, "detail": self.sandbox_detail},
             "stdout": self.stdout,
             "error": self.error,
-            "replay": self.replay,
+            "replay": student_replay(self.replay, [run.case for run in self.visible_runs]),
         }
+
+    def instructor_view(self) -> dict[str, Any]:
+        """What only instructors see: the full replay information (every case's seed) and
+        how the hidden runs' job ended, with what it printed and raised."""
+        return {"replay": self.replay, "hidden_job": self.hidden_job}
 
 
 # --- the grader -------------------------------------------------------------------------------
@@ -458,27 +528,45 @@ class Grader:
         return self.submit(exercise, source)[0]
 
     def submit(self, exercise: str | Exercise,
-               source: bytes | str) -> tuple[GradeResult, JobResult]:
-        """Grade ``source`` as :meth:`grade` does, and also return the sandbox's result:
-        what to keep to score or draw the submission again (:meth:`assess`)."""
+               source: bytes | str) -> tuple[GradeResult, JobResults]:
+        """Grade ``source`` as :meth:`grade` does, and also return the sandbox's results:
+        what to keep to score or draw the submission again (:meth:`assess`).
+
+        The visible and the hidden runs are two jobs (two children, so that the visible
+        one never holds a hidden input), sent at the same time.
+        """
         exercise = self.exercise(exercise)
         code = check_source(source, exercise.contract(), self.limits.code_limit)
         prepared = self.prepare(exercise)
-        result = self.sandbox.run(build_job(exercise, prepared.runs, code))
-        return self.assess(prepared, result), result
+        jobs = {part: build_job(exercise, [prepared.runs[i] for i in indices], code)
+                for part, indices in prepared.parts().items()}
+        results = JobResults(**{"visible": None, "hidden": None,
+                                **run_together(self.sandbox, jobs)})
+        return self.assess(prepared, results), results
 
-    def assess(self, prepared: Prepared, result: JobResult) -> GradeResult:
-        """Score a job's result (everything after the sandbox; no I/O)."""
+    def assess(self, prepared: Prepared, results: JobResults) -> GradeResult:
+        """Score the jobs' results (everything after the sandbox; no I/O)."""
         exercise, runs = prepared.exercise, prepared.runs
-        trajectories = (student_trajectories(exercise, runs, result)
-                        if result.verdict in ("ok", "error") else [None] * len(runs))
+        trajectories: list[Array | None] = [None] * len(runs)
+        timed_out = [False] * len(runs)
+        for part, indices in prepared.parts().items():
+            result = getattr(results, part)
+            if result is None:
+                continue
+            part_runs = [runs[i] for i in indices]
+            found = (student_trajectories(exercise, part_runs, result)
+                     if result.verdict in ("ok", "error") else [None] * len(indices))
+            for index, trajectory in zip(indices, found, strict=True):
+                trajectories[index] = trajectory
+                timed_out[index] = result.verdict == "timeout"
+        shown = student_view(results, self.limits)
         grades, traces = [], []
         for index, run in enumerate(runs):
             plan = prepared.plan_of(run)
             student, outcome = None, None
             trajectory = trajectories[index]
             if trajectory is None:
-                score = failed_run("timeout" if result.verdict == "timeout" else "error")
+                score = failed_run("timeout" if timed_out[index] else "error")
             else:
                 with np.errstate(all="ignore"):
                     losses = objective_loss(plan, trajectory)
@@ -497,12 +585,10 @@ class Grader:
         return GradeResult(
             exercise=exercise.id, exercise_version=exercise.version, score=total,
             runs=tuple(grades), diagnosis=diagnosis,
-            feedback=feedback(total, grades, diagnosis, result),
-            sandbox_verdict=result.verdict, sandbox_detail=result.detail, stdout=result.stdout,
-            error=None if result.error is None else {
-                "type": result.error.type, "message": result.error.message,
-                "line": result.error.line},
-            replay=replay_info(exercise), traces=tuple(traces),
+            feedback=feedback(total, grades, diagnosis, shown),
+            sandbox_verdict=shown.verdict, sandbox_detail=shown.detail, stdout=shown.stdout,
+            error=_error_dict(shown), replay=replay_info(exercise), traces=tuple(traces),
+            hidden_job=None if results.hidden is None else _job_dict(results.hidden),
         )
 
     @staticmethod
@@ -522,6 +608,65 @@ class Grader:
                         score.agreement, outcome, run.reference.outcome, score.progress, where)
 
 
+def run_together(sandbox: Sandbox, jobs: dict[str, Job]) -> dict[str, JobResult]:
+    """Run the jobs at the same time (one thread each but the last, which runs here) and
+    return their results by name; the first error any of them raised is raised once all
+    have ended."""
+    results: dict[str, JobResult] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, job: Job) -> None:
+        try:
+            results[name] = sandbox.run(job)
+        except BaseException as error:  # re-raised below, in the caller's thread
+            errors.append(error)
+
+    *others, (last_name, last_job) = jobs.items()
+    threads = [threading.Thread(target=run, args=item, daemon=True) for item in others]
+    for thread in threads:
+        thread.start()
+    run(last_name, last_job)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def hidden_detail(verdict: str, limits: SandboxLimits) -> str:
+    """The sentence a student reads when the hidden runs ended with ``verdict``: the
+    verdict only, never what the code raised or printed there."""
+    if verdict == "ok":
+        return describe("ok", limits)
+    if verdict == "error":
+        return ("Your code raised an error on a hidden run; what it raised and printed there "
+                "is not shown, as nothing of a hidden run's inputs ever is.")
+    return f"On the hidden runs: {describe(verdict, limits)}"
+
+
+def student_view(results: JobResults, limits: SandboxLimits) -> JobResult:
+    """How the sandbox jobs ended, as the student may see it: the visible job's verdict,
+    output and error; of the hidden job, its verdict alone (when the visible job was
+    fine and the hidden one was not)."""
+    visible, hidden = results.visible, results.hidden
+    shown = visible if visible is not None else JobResult("ok", describe("ok", limits))
+    if hidden is None or hidden.verdict == "ok" or shown.verdict != "ok":
+        return shown
+    return replace(shown, verdict=hidden.verdict, detail=hidden_detail(hidden.verdict, limits))
+
+
+def _error_dict(result: JobResult) -> dict[str, Any] | None:
+    error = result.error
+    return None if error is None else {"type": error.type, "message": error.message,
+                                       "line": error.line}
+
+
+def _job_dict(result: JobResult) -> dict[str, Any]:
+    """A job's ending in full (for instructors): verdict, sentence, output, error."""
+    return {"verdict": result.verdict, "detail": result.detail, "stdout": result.stdout,
+            "error": _error_dict(result)}
+
+
 def _json_number(value: float) -> float | str:
     """A float for JSON: NaN and infinity become the strings "nan", "inf", "-inf"."""
     value = float(value)
@@ -529,7 +674,8 @@ def _json_number(value: float) -> float | str:
 
 
 def replay_info(exercise: Exercise) -> dict[str, Any]:
-    """Everything needed to grade the same submission the same way again."""
+    """Everything needed to grade the same submission the same way again (for the
+    instructors: it names every case; students get :func:`student_replay`)."""
     return {
         "exercise": exercise.id,
         "exercise_version": exercise.version,
@@ -539,6 +685,13 @@ def replay_info(exercise: Exercise) -> dict[str, Any]:
         "numpy": np.__version__,
         "gdlab": gdlab_version(),
     }
+
+
+def student_replay(replay: dict[str, Any], visible_cases: Sequence[str]) -> dict[str, Any]:
+    """The replay information a student may see: only the visible cases' seeds and
+    problems (the hidden ones' would let the student rebuild their inputs)."""
+    return {**replay, "cases": {name: case for name, case in replay["cases"].items()
+                                if name in visible_cases}}
 
 
 def feedback(score: float, grades: Sequence[RunGrade], diagnosis: Sequence[Diagnosis],

@@ -174,6 +174,10 @@ class SandboxLimits:
         Largest file a job may write in its private /tmp (RLIMIT_FSIZE).
     tmp_size : int
         Size of a job's private /tmp.
+    tmp_inodes : int
+        Files and directories a job may create in its private /tmp (the tmpfs's
+        ``nr_inodes``): without it, empty files cost no bytes and a job could pin kernel
+        memory with hundreds of thousands of them.
     open_files : int
         Descriptors a job may hold (RLIMIT_NOFILE).
     slots : int
@@ -198,6 +202,7 @@ class SandboxLimits:
     code_limit: int = 64 * KiB
     file_size_limit: int = 8 * MiB
     tmp_size: int = 16 * MiB
+    tmp_inodes: int = 1024
     open_files: int = 64
     slots: int = field(default_factory=_default_slots)
     queue: int = 64

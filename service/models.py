@@ -47,8 +47,11 @@ class Submission(Base):
     code: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="grading", index=True)
     score: Mapped[float | None] = mapped_column(Float)
-    #: The graded result as JSON (what the API returned).
+    #: The graded result as JSON, as the student may see it (what the API returned).
     result: Mapped[str | None] = mapped_column(Text)
+    #: What only instructors may see of the result, as JSON: the hidden runs' output and
+    #: errors, the full replay information (never shown to a student).
+    instructor_result: Mapped[str | None] = mapped_column(Text)
     #: The sandbox's result, packed by grader.archive (compressed trajectories).
     job: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Why it was rejected or failed, in a sentence.

@@ -298,6 +298,25 @@ class StudentErrorSchema(Schema):
     line = fields.Integer(allow_none=True, required=True)
 
 
+class HiddenJobSchema(Schema):
+    """How the hidden runs' job ended, in full (instructors only)."""
+
+    verdict = fields.String(required=True)
+    detail = fields.String(required=True)
+    stdout = fields.String(required=True)
+    error = fields.Nested(StudentErrorSchema, allow_none=True, required=True)
+
+
+class InstructorViewSchema(Schema):
+    """What only instructors see of a result."""
+
+    replay = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={
+        "description": "the replay information with every case's seed, hidden ones too"})
+    hidden_job = fields.Nested(HiddenJobSchema, allow_none=True, required=True, metadata={
+        "description": "the hidden runs' job: verdict, sentence, printed output, error "
+                       "(null for an exercise without hidden cases)"})
+
+
 class SubmissionSchema(Schema):
     """A submission and, once graded, its result (the shape of ``gdlab grade --json``)."""
 
@@ -317,7 +336,12 @@ class SubmissionSchema(Schema):
     sandbox = fields.Nested(SandboxVerdictSchema)
     stdout = fields.String()
     error = fields.Nested(StudentErrorSchema, allow_none=True)
-    replay = fields.Dict(keys=fields.String(), values=fields.Raw())
+    replay = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "how to grade it again: exercise version, engine and numpy versions, "
+                       "the visible cases' seeds"})
+    instructor = fields.Nested(InstructorViewSchema, metadata={
+        "description": "only with the instructor token: the hidden runs' output and errors, "
+                       "every case's seed"})
     failure = fields.String(allow_none=True,
                             metadata={"description": "why it was rejected or failed"})
     timings = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from grader.archive import ArchiveError, pack, unpack
+from grader.archive import ArchiveError, pack_parts, unpack_parts
 from grader.catalog import Exercise
-from grader.grading import GradeResult
+from grader.grading import GradeResult, JobResults, Prepared, split_whole
 from grader.plots import plot_grade
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service.models import Plot, Submission, utcnow
@@ -109,8 +109,10 @@ def grade(services: Services, exercise: Exercise, code: str, student: str | None
     elapsed = (time.perf_counter() - started) * 1000
     stored = _finish(
         services, submission, status="graded", score=result.score,
-        result=json.dumps(result.to_dict(), allow_nan=False), job=pack(job),
-        graded_at=utcnow(), grading_ms=round(elapsed, 3), sandbox_ms=round(job.elapsed * 1000, 3))
+        result=json.dumps(result.to_dict(), allow_nan=False),
+        instructor_result=json.dumps(result.instructor_view(), allow_nan=False),
+        job=pack_parts(job.parts()), graded_at=utcnow(), grading_ms=round(elapsed, 3),
+        sandbox_ms=round(job.elapsed * 1000, 3))
     return Graded(stored, result)
 
 
@@ -138,8 +140,11 @@ def find(session: Session, public_id: str) -> Submission | None:
     return submission
 
 
-def representation(submission: Submission, links: dict[str, str]) -> dict[str, Any]:
-    """What the API shows of a submission: its record and, once graded, its result."""
+def representation(submission: Submission, links: dict[str, str], *,
+                   instructor: bool = False) -> dict[str, Any]:
+    """What the API shows of a submission: its record and, once graded, its result as
+    the student may see it; for ``instructor``, also what only instructors may see (under
+    ``instructor``: the hidden runs' output and errors, every case's seed)."""
     data: dict[str, Any] = {
         "id": submission.public_id, "status": submission.status,
         "student": submission.student, "created_at": submission.created_at,
@@ -151,6 +156,8 @@ def representation(submission: Submission, links: dict[str, str]) -> dict[str, A
     }
     if submission.result is not None:
         data.update(without_surrogates(json.loads(submission.result)))
+    if instructor and submission.instructor_result is not None:
+        data["instructor"] = without_surrogates(json.loads(submission.instructor_result))
     return data
 
 
@@ -204,11 +211,27 @@ def _regraded(services: Services, submission: Submission) -> GradeResult:
         raise PlotUnavailableError("This submission was graded against a version of the "
                                    "exercise that is no longer loaded, so it cannot be drawn "
                                    "again.")
+    prepared = services.grader.prepare(exercise)
     try:
-        job = unpack(submission.job)
+        results = stored_results(prepared, submission.job)
     except ArchiveError as error:
         raise PlotUnavailableError("The stored result of this submission is damaged.") from error
-    return services.grader.assess(services.grader.prepare(exercise), job)
+    return services.grader.assess(prepared, results)
+
+
+def stored_results(prepared: Prepared, data: bytes) -> JobResults:
+    """The jobs' results kept with a submission (one job over every run, for
+    submissions graded before the visible and hidden runs were split).
+
+    Raises
+    ------
+    ArchiveError
+        The bytes are not such results.
+    """
+    parts = unpack_parts(data)
+    if "whole" in parts:
+        return split_whole(prepared, parts["whole"])
+    return JobResults(parts.get("visible"), parts.get("hidden"))
 
 
 def gradebook(session: Session) -> list[dict[str, Any]]:

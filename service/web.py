@@ -184,7 +184,7 @@ def submission_page(public_id: str) -> str:
         found = store.find(db_session, public_id)
     if found is None or not _may_see(who, found):
         abort(404, "There is no such submission that you can see.")
-    result = store.representation(found, links(found))
+    result = store.representation(found, links(found), instructor=who.is_instructor)
     show_code = who.is_instructor or public_id in session.get("mine", []) or (
         found.student_id is not None and found.student_id == who.student_id)
     exercise = services().catalog.exercises.get(found.exercise)

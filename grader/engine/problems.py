@@ -8,12 +8,19 @@ the last axis, never a matrix product whose summation order depends on the batch
 
 A problem knows its data, loss, gradient, dimension, minimum, its constant Hessian where
 it has one, and its starting point (the classic one, or one drawn from a seed).
+
+:meth:`Problem.gradient` gives the gradient *alone*: a :class:`Gradient` holding only
+the data its formula needs. That is what a sandbox child computes a student's steps with;
+it holds no problem, so nothing there says where the minimum is (the minima that take
+work to find, least squares and Newton's method, are only computed when first asked for).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +39,26 @@ class Minimum:
 
     point: Array
     value: float
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """A problem's gradient and the data its formula needs, and nothing else: no loss,
+    no minimum, no Hessian, no reference to the problem.
+
+    Examples
+    --------
+    >>> gradient = make_problem("quadratic", {"condition": 4.0}).gradient()
+    >>> gradient(np.array([1.0, 1.0]))
+    array([1., 4.])
+    """
+
+    formula: Callable[..., Array]
+    data: Mapping[str, Any]
+
+    def __call__(self, theta: Array, batch: npt.NDArray[np.intp] | None = None) -> Array:
+        """The gradient at ``theta`` (on ``batch`` when given)."""
+        return self.formula(theta, batch, **self.data)
 
 
 class Problem(ABC):
@@ -73,7 +100,20 @@ class Problem(ABC):
 
     def grad(self, theta: Array, batch: npt.NDArray[np.intp] | None = None) -> Array:
         """Gradient of the loss (on ``batch`` when given) at ``theta``."""
-        return self.loss_and_grad(theta, batch)[1]
+        return type(self).gradient_formula(theta, batch, **self.gradient_data())
+
+    def gradient(self) -> Gradient:
+        """The gradient alone (see :class:`Gradient`): its formula and a copy of its data."""
+        return Gradient(type(self).gradient_formula, {
+            name: np.array(value) if isinstance(value, np.ndarray) else value
+            for name, value in self.gradient_data().items()})
+
+    #: The gradient's formula: ``formula(theta, batch, **gradient_data())``.
+    gradient_formula: ClassVar[Callable[..., Array]]
+
+    @abstractmethod
+    def gradient_data(self) -> dict[str, Any]:
+        """What the gradient's formula needs besides ``theta`` and ``batch``."""
 
     @abstractmethod
     def classic_start(self) -> Array:
@@ -128,6 +168,16 @@ def _mse_gradient(shape: tuple[int, ...], residual: Array, x: Array, count: int)
     return grad
 
 
+def linear_regression_gradient(theta: Array, batch: npt.NDArray[np.intp] | None, *,
+                               X: Array, y: Array) -> Array:
+    """The course's MSE gradient ``(dw, db)`` of y = w x + b on ``batch`` (all data when
+    None), computed exactly as :meth:`LinearRegression.loss_and_grad` does."""
+    w, b = theta[..., 0:1], theta[..., 1:2]
+    if batch is not None:
+        X, y = X[batch], y[batch]
+    return _mse_gradient(theta.shape, y - (w * X + b), X, len(X))
+
+
 class LinearRegression(Problem):
     """The course example: fit y = w x + b to y = 2x + 1 + N(0, noise) by mean squared error.
 
@@ -163,13 +213,22 @@ class LinearRegression(Problem):
         self.noise = noise
         self.X = np.linspace(0, 1, n_samples)
         self.y = 2 * self.X + 1 + self._course_stream()[1]
+
+    @functools.cached_property
+    def hessian(self) -> Array:  # type: ignore[override]
+        """The constant Hessian (computed when first asked for: with a gradient it gives
+        the minimum in one Newton step)."""
         ones = np.ones_like(self.X)
-        self.hessian = (2.0 / n_samples) * np.array(
-            [[np.dot(self.X, self.X), np.dot(self.X, ones)], [np.dot(self.X, ones), n_samples]]
-        )
-        design = np.column_stack([self.X, ones])
+        return (2.0 / self.n_samples) * np.array(
+            [[np.dot(self.X, self.X), np.dot(self.X, ones)],
+             [np.dot(self.X, ones), self.n_samples]])
+
+    @functools.cached_property
+    def minimum(self) -> Minimum:  # type: ignore[override]
+        """The least-squares fit (computed when first asked for)."""
+        design = np.column_stack([self.X, np.ones_like(self.X)])
         point = np.linalg.lstsq(design, self.y, rcond=None)[0]
-        self.minimum = Minimum(point, float(self.loss(point)))
+        return Minimum(point, float(self.loss(point)))
 
     def _course_stream(self) -> tuple[np.random.RandomState, Array]:
         """Replay the course script's random stream: seed it, draw the noise, and return the
@@ -211,15 +270,16 @@ class LinearRegression(Problem):
             return loss, _mse_gradient(theta.shape, residual, self.X, self.n_samples)
         return loss, self.grad(theta, batch)
 
-    def grad(self, theta: Array, batch=None) -> Array:
-        """The gradient alone, computed exactly as :meth:`loss_and_grad` does (the sandbox
-        asks for it at every step of a student's loop and needs no loss)."""
-        w, b = theta[..., 0:1], theta[..., 1:2]
-        if batch is None:
-            x, y, count = self.X, self.y, self.n_samples
-        else:
-            x, y, count = self.X[batch], self.y[batch], len(batch)
-        return _mse_gradient(theta.shape, y - (w * x + b), x, count)
+    gradient_formula = staticmethod(linear_regression_gradient)
+
+    def gradient_data(self) -> dict[str, Any]:
+        """The data points."""
+        return {"X": self.X, "y": self.y}
+
+
+def quadratic_gradient(theta: Array, batch: Any, *, curvatures: Array) -> Array:
+    """``a * theta``, the gradient of 0.5 * sum(a * theta^2)."""
+    return curvatures * theta
 
 
 class Quadratic(Problem):
@@ -251,7 +311,22 @@ class Quadratic(Problem):
 
     def loss_and_grad(self, theta: Array, batch=None):
         """Loss and gradient ``a * theta``."""
-        return self.loss(theta), self.curvatures * theta
+        return self.loss(theta), quadratic_gradient(theta, batch, curvatures=self.curvatures)
+
+    gradient_formula = staticmethod(quadratic_gradient)
+
+    def gradient_data(self) -> dict[str, Any]:
+        """The curvatures."""
+        return {"curvatures": self.curvatures}
+
+
+def rosenbrock_gradient(theta: Array, batch: Any, *, a: float, b: float) -> Array:
+    """The analytic gradient of (a - x)^2 + b (y - x^2)^2."""
+    x, y = theta[..., 0], theta[..., 1]
+    valley = y - x * x
+    dx = -2 * (a - x) - 4 * b * x * valley
+    dy = 2 * b * valley
+    return np.stack([dx, dy], axis=-1)
 
 
 class Rosenbrock(Problem):
@@ -281,12 +356,29 @@ class Rosenbrock(Problem):
 
     def loss_and_grad(self, theta: Array, batch=None):
         """Loss and its analytic gradient."""
-        x, y = theta[..., 0], theta[..., 1]
-        valley = y - x * x
-        loss = (self.a - x) ** 2 + self.b * valley**2
-        dx = -2 * (self.a - x) - 4 * self.b * x * valley
-        dy = 2 * self.b * valley
-        return loss, np.stack([dx, dy], axis=-1)
+        return self.loss(theta), rosenbrock_gradient(theta, batch, a=self.a, b=self.b)
+
+    gradient_formula = staticmethod(rosenbrock_gradient)
+
+    def gradient_data(self) -> dict[str, Any]:
+        """The constants a and b."""
+        return {"a": self.a, "b": self.b}
+
+
+_BEALE_CONSTANTS = (1.5, 2.25, 2.625)
+
+
+def _beale_terms(theta: Array):
+    x, y = theta[..., 0], theta[..., 1]
+    return x, y, [c - x + x * y**k for k, c in enumerate(_BEALE_CONSTANTS, start=1)]
+
+
+def beale_gradient(theta: Array, batch: Any) -> Array:
+    """The analytic gradient of Beale's function."""
+    x, y, terms = _beale_terms(theta)
+    dx = sum(2 * t * (y**k - 1) for k, t in enumerate(terms, start=1))
+    dy = sum(2 * t * (k * x * y ** (k - 1)) for k, t in enumerate(terms, start=1))
+    return np.stack([dx, dy], axis=-1)
 
 
 class Beale(Problem):
@@ -295,7 +387,6 @@ class Beale(Problem):
     name = "beale"
     summary = "Beale's function: plateaus and steep walls; minimum at (3, 0.5)."
     param_names = ("x", "y")
-    _C = (1.5, 2.25, 2.625)
 
     def __init__(self, seed: int | None = None):
         self.seed = seed
@@ -309,21 +400,49 @@ class Beale(Problem):
         """The classic start jittered less than elsewhere: Beale overflows quickly."""
         return self.classic_start() + rng.normal(0.0, 0.25, self.dim)
 
-    def _terms(self, theta: Array):
-        x, y = theta[..., 0], theta[..., 1]
-        return x, y, [c - x + x * y**k for k, c in enumerate(self._C, start=1)]
-
     def loss(self, theta: Array) -> Array:
         """Sum of the three squared terms per row."""
-        return sum(t * t for t in self._terms(theta)[2])
+        return sum(t * t for t in _beale_terms(theta)[2])
 
     def loss_and_grad(self, theta: Array, batch=None):
         """Loss and its analytic gradient."""
-        x, y, terms = self._terms(theta)
-        loss = sum(t * t for t in terms)
-        dx = sum(2 * t * (y**k - 1) for k, t in enumerate(terms, start=1))
-        dy = sum(2 * t * (k * x * y ** (k - 1)) for k, t in enumerate(terms, start=1))
-        return loss, np.stack([dx, dy], axis=-1)
+        return self.loss(theta), beale_gradient(theta, batch)
+
+    gradient_formula = staticmethod(beale_gradient)
+
+    def gradient_data(self) -> dict[str, Any]:
+        """Nothing: Beale's function has no parameters."""
+        return {}
+
+
+def _logistic_margins(theta: Array, features: Array, y: Array) -> Array:
+    # Written out per feature rather than X @ theta: only elementwise operations, so a
+    # row's result does not depend on how many rows are stepped together.
+    x1, x2 = features[:, 0], features[:, 1]
+    z = theta[..., 0:1] * x1 + theta[..., 1:2] * x2 + theta[..., 2:3]
+    return z * y
+
+
+def logistic_gradient(theta: Array, batch: npt.NDArray[np.intp] | None, *, features: Array,
+                      y: Array, lam: float) -> Array:
+    """The gradient of the L2-regularised mean logistic loss on ``batch`` (all data when
+    None)."""
+    if batch is not None:
+        features, y = features[batch], y[batch]
+    count = len(y)
+    margins = _logistic_margins(theta, features, y)
+    # d/dz log(1 + exp(-y z)) = -y * sigmoid(-y z), and exp(-logaddexp(0, m)) is
+    # sigmoid(-m) without overflow.
+    weights = -y * np.exp(-np.logaddexp(0.0, margins))
+    data_grad = np.stack(
+        [
+            _mean_last(weights * features[:, 0], count),
+            _mean_last(weights * features[:, 1], count),
+            _mean_last(weights, count),
+        ],
+        axis=-1,
+    )
+    return data_grad + lam * theta
 
 
 class LogisticRegression(Problem):
@@ -359,18 +478,13 @@ class LogisticRegression(Problem):
         points = labels[:, None] * centre + rng.normal(0.0, 1.0, (n_samples, 2))
         self.y = labels
         self.features = np.column_stack([points, np.ones(n_samples)])
-        self.minimum = self._newton_minimum()
 
     def classic_start(self) -> Array:
         """All zeros, the usual start for logistic regression."""
         return np.zeros(self.dim)
 
     def _margins(self, theta: Array, rows=slice(None)) -> Array:
-        # Written out per feature rather than X @ theta: only elementwise operations, so a
-        # row's result does not depend on how many rows are stepped together.
-        x1, x2 = self.features[rows, 0], self.features[rows, 1]
-        z = theta[..., 0:1] * x1 + theta[..., 1:2] * x2 + theta[..., 2:3]
-        return z * self.y[rows]
+        return _logistic_margins(theta, self.features[rows], self.y[rows])
 
     def _penalty(self, theta: Array) -> Array:
         return 0.5 * self.lam * np.add.reduce(theta * theta, axis=-1)
@@ -382,25 +496,18 @@ class LogisticRegression(Problem):
 
     def loss_and_grad(self, theta: Array, batch=None):
         """Loss over all data and the gradient on ``batch``."""
-        rows = slice(None) if batch is None else batch
-        count = self.n_samples if batch is None else len(batch)
-        margins = self._margins(theta, rows)
-        full = margins if batch is None else self._margins(theta)
-        loss = _mean_last(np.logaddexp(0.0, -full), self.n_samples) + self._penalty(theta)
-        # d/dz log(1 + exp(-y z)) = -y * sigmoid(-y z), and exp(-logaddexp(0, m)) is
-        # sigmoid(-m) without overflow.
-        weights = -self.y[rows] * np.exp(-np.logaddexp(0.0, margins))
-        data_grad = np.stack(
-            [
-                _mean_last(weights * self.features[rows, 0], count),
-                _mean_last(weights * self.features[rows, 1], count),
-                _mean_last(weights, count),
-            ],
-            axis=-1,
-        )
-        return loss, data_grad + self.lam * theta
+        return self.loss(theta), logistic_gradient(theta, batch, features=self.features,
+                                                   y=self.y, lam=self.lam)
 
-    def _newton_minimum(self) -> Minimum:
+    gradient_formula = staticmethod(logistic_gradient)
+
+    def gradient_data(self) -> dict[str, Any]:
+        """The data points (with their constant feature), labels and L2 strength."""
+        return {"features": self.features, "y": self.y, "lam": self.lam}
+
+    @functools.cached_property
+    def minimum(self) -> Minimum:  # type: ignore[override]
+        """Found by Newton's method (when first asked for)."""
         theta = np.zeros(self.dim)
         eye = np.eye(self.dim)
         for _ in range(100):

@@ -10,9 +10,10 @@ Kinds
 -----
 ``update_rule``
     For each run: ``params = x0``; at each step the *reference gradient* of the problem
-    at ``params`` (on the step's mini-batch, if any) is passed to
-    ``update(params, grad, lr, state, **hyper)``, whose return value becomes the next
-    ``params``. ``state`` is a dict kept between the steps of a run, empty at the first.
+    (its formula and data only: no minimum) at ``params`` (on the step's mini-batch, if
+    any) is passed to ``update(params, grad, lr, state, **hyper)``, whose return value
+    becomes the next ``params``. ``state`` is a dict kept between the steps of a run,
+    empty at the first.
     Returns each run's trajectory. The problem's code is imported for this kind only, and
     no optimizer is: an update-rule child has no reference update rule in memory.
 ``gradient``
@@ -143,17 +144,24 @@ def batches(arrays: dict[str, Array], index: int, steps: int) -> list[npt.NDArra
 
 
 def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> list[Any]:
-    """Build the job's problems (the runs say which is theirs by index)."""
+    """The gradients of the job's problems (the runs say which is theirs by index).
+
+    Only each problem's :class:`~grader.engine.problems.Gradient` is kept, and the specs
+    they were built from are dropped: the student's code, which can reach every object
+    of this process, finds no problem, no minimum and no Hessian.
+    """
     problems = importlib.import_module("grader.engine.problems")
-    return [problems.make_problem(spec["name"], spec.get("options") or {}, spec.get("seed"))
-            for spec in job["problems"]]
+    specs = job.pop("problems")
+    return [problems.make_problem(spec["name"], spec.get("options") or {},
+                                  spec.get("seed")).gradient()
+            for spec in specs]
 
 
-def execute_update_rule(job, arrays, entry: Callable[..., Any], problems, describe):
+def execute_update_rule(job, arrays, entry: Callable[..., Any], gradients, describe):
     """Run ``entry`` as the update rule of every run; see the module docstring."""
 
     def body(rec: RunRecorder, run: dict[str, Any]) -> None:
-        problem = problems[run.get("problem", 0)]
+        gradient = gradients[run.get("problem", 0)]
         params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
         rates = arrays[f"lrs_{rec.index}"]
         hyper = dict(run.get("hyper") or {})
@@ -161,7 +169,7 @@ def execute_update_rule(job, arrays, entry: Callable[..., Any], problems, descri
         trajectory[0] = params
         state: dict[str, Any] = {}
         for step, batch in enumerate(batches(arrays, rec.index, len(rates))):
-            grad = problem.grad(params, batch)
+            grad = gradient(params, batch)
             new = entry(params.copy(), grad, float(rates[step]), state, **hyper)
             params = as_vector(new, params.size, "update")
             trajectory[step + 1] = params

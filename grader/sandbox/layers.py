@@ -143,6 +143,8 @@ class RootPlan:
         Links to recreate (``/lib -> usr/lib`` on merged-/usr systems).
     tmp_size : int
         Size of the private ``/tmp`` in bytes.
+    tmp_inodes : int
+        Files and directories the private ``/tmp`` may hold (``nr_inodes``).
     """
 
     staging: str
@@ -151,6 +153,7 @@ class RootPlan:
     masks: tuple[str, ...]
     symlinks: tuple[tuple[str, str], ...]
     tmp_size: int
+    tmp_inodes: int
 
 
 def _outermost(paths: list[str]) -> tuple[str, ...]:
@@ -162,7 +165,8 @@ def _outermost(paths: list[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def plan_root(staging: str, hidden_packages: list[str], tmp_size: int) -> RootPlan:
+def plan_root(staging: str, hidden_packages: list[str], tmp_size: int,
+              tmp_inodes: int) -> RootPlan:
     """What to show a child: Python's directories and ``/usr``, with gdlab's packages
     (``hidden_packages``: their directories) hidden wherever they fall inside those."""
     python_dirs = [sys.base_prefix, sys.prefix, *[p for p in sys.path if p.endswith("-packages")]]
@@ -179,7 +183,7 @@ def plan_root(staging: str, hidden_packages: list[str], tmp_size: int) -> RootPl
         if any(p.startswith(b.rstrip("/") + "/") for b in binds) and os.path.isdir(p)
     )
     files = tuple(f for f in ("/etc/ld.so.cache",) if os.path.isfile(f))
-    return RootPlan(staging, binds, files, masks, tuple(symlinks), tmp_size)
+    return RootPlan(staging, binds, files, masks, tuple(symlinks), tmp_size, tmp_inodes)
 
 
 def build_root(root: RootPlan) -> None:
@@ -190,7 +194,7 @@ def build_root(root: RootPlan) -> None:
     # /tmp first: a directory to show (a virtual environment under /tmp) lands inside it.
     os.makedirs(stage + "/tmp")
     mount("tmpfs", stage + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={root.tmp_size},mode=1777")
+          f"size={root.tmp_size},nr_inodes={root.tmp_inodes},mode=1777")
     os.makedirs(stage + "/proc", mode=0o555)  # an empty directory: nothing of /proc
     for path in root.binds:
         target = stage + path

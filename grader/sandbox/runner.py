@@ -61,6 +61,9 @@ from grader.sandbox import child, harness, layers, protocol
 
 RUNNER_VERSION = "1"
 PR_SET_CHILD_SUBREAPER = 36
+#: Children kept on standby per kind: a submission sends two jobs of one kind at once (its
+#: visible and its hidden runs), and neither should wait for a child to isolate itself.
+STANDBY_PER_KIND = 2
 
 
 @dataclass
@@ -154,7 +157,7 @@ def child_plan(
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),
     )
-    root = layers.plan_root(staging, hidden_packages(), limits.tmp_size)
+    root = layers.plan_root(staging, hidden_packages(), limits.tmp_size, limits.tmp_inodes)
     candidate = layers.ChildPlan(frozenset(layers.LAYERS), root, limits.uid_base, rlimits,
                                  os.getpid(), seccomp)
     report = layers.probe(candidate)
@@ -180,7 +183,7 @@ class Runner:
         self.free_slots = collections.deque(range(limits.slots))
         self.waiting: collections.deque[_Waiting] = collections.deque()
         self.jobs: dict[int, _Job] = {}
-        self.standby: dict[str, _Standby] = {}
+        self.standby: dict[str, list[_Standby]] = {kind: [] for kind in protocol.KINDS}
         self.standby_failures: dict[str, float] = {}
         self.opening: dict[int, tuple[socket.socket, bytearray]] = {}
         self.stats = _Stats()
@@ -342,16 +345,19 @@ class Runner:
         return _Standby(pid, socket.socket(fileno=fds[0]), fds[1])
 
     def _fill_standby(self) -> None:
-        """Keep one child of every kind ready (not in a tight loop if they keep failing)."""
+        """Keep children of every kind ready, as many as slots up to
+        :data:`STANDBY_PER_KIND` (not in a tight loop if they keep failing)."""
         now = time.monotonic()
+        wanted = min(STANDBY_PER_KIND, self.limits.slots)
         for kind in protocol.KINDS:
             resting = now - self.standby_failures.get(kind, -10.0) < 1.0
-            if kind not in self.standby and not self.stopping and not resting:
-                self.standby[kind] = self._fork_standby(kind)
+            while len(self.standby[kind]) < wanted and not self.stopping and not resting:
+                self.standby[kind].append(self._fork_standby(kind))
 
     def _start(self, sock: socket.socket, kind: str, length: int, result_limit: int) -> None:
         slot = self.free_slots.popleft()
-        standby = self.standby.pop(kind, None) or self._fork_standby(kind)
+        ready = self.standby[kind]
+        standby = ready.pop(0) if ready else self._fork_standby(kind)
         # If the standby died meanwhile, sending fails; it is reaped and the job reported.
         with contextlib.suppress(OSError):
             socket.send_fds(standby.control, [child.ASSIGNMENT.pack(slot, length)],
@@ -448,9 +454,9 @@ class Runner:
             job.reaped_at = time.monotonic()
 
     def _standby_died(self, pid: int, status: int) -> None:
-        for kind, standby in list(self.standby.items()):
-            if standby.pid == pid:
-                del self.standby[kind]
+        for kind, ready in self.standby.items():
+            for standby in [s for s in ready if s.pid == pid]:
+                ready.remove(standby)
                 standby.control.close()
                 os.set_blocking(standby.pipe, False)
                 try:
@@ -509,7 +515,7 @@ class Runner:
         self.zygote.sock.close()  # the zygote exits when its socket closes
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.zygote.pid, signal.SIGKILL)
-        for standby in self.standby.values():
+        for standby in [s for ready in self.standby.values() for s in ready]:
             try:
                 os.kill(standby.pid, signal.SIGKILL)
                 os.waitpid(standby.pid, 0)
@@ -517,7 +523,8 @@ class Runner:
                 pass
             standby.control.close()
             os.close(standby.pipe)
-        self.standby.clear()
+        for ready in self.standby.values():
+            ready.clear()
         for job in self.jobs.values():
             self._kill(job, "shutdown")
         deadline = time.monotonic() + 5

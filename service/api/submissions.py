@@ -95,7 +95,8 @@ def submissions(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
         graded = store.grade(services(), exercise, code, student, student_id)
     except store.GradingFailedError as failed:
         raise _failure(failed) from None
-    data = store.representation(graded.submission, links(graded.submission))
+    data = store.representation(graded.submission, links(graded.submission),
+                                instructor=who.is_instructor)
     return data, 201, {"Location": data["links"]["self"]}
 
 
@@ -135,9 +136,10 @@ def visible_submission(public_id: str) -> Submission:
 @blp.doc(security=[*BEARER, {}])
 def submission(public_id: str) -> dict[str, Any]:
     """A submission and its result. Submissions made with a student token are visible only
-    with that token (or the instructors')."""
+    with that token (or the instructors'). Instructors also get ``instructor``: how the
+    hidden runs' job ended, with its output and errors, and every case's seed."""
     found = visible_submission(public_id)
-    return store.representation(found, links(found))
+    return store.representation(found, links(found), instructor=caller().is_instructor)
 
 
 @blp.route("/<public_id>/plot.<fmt>")

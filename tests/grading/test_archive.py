@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from grader.archive import ArchiveError, pack, unpack
+from grader.archive import ArchiveError, pack, pack_parts, unpack, unpack_parts
 from grader.sandbox.client import JobResult, RunReport, StudentError
 
 
@@ -44,6 +44,23 @@ def test_a_packed_result_unpacks_to_the_same_result():
         assert back.arrays[name].dtype == np.float64
         assert back.arrays[name].shape == array.shape
         np.testing.assert_array_equal(back.arrays[name], array)  # bit for bit, NaN included
+
+
+def test_the_parts_of_a_submission_unpack_to_the_same_results():
+    visible, hidden = full_result(), JobResult("timeout", "Too long.", stdout="secret 0.85")
+    back = unpack_parts(pack_parts({"visible": visible, "hidden": hidden}))
+    assert list(back) == ["visible", "hidden"]
+    assert back["hidden"].stdout == "secret 0.85" and back["hidden"].verdict == "timeout"
+    assert back["visible"].runs == visible.runs and back["visible"].error == visible.error
+    for name, array in visible.arrays.items():
+        np.testing.assert_array_equal(back["visible"].arrays[name], array)
+
+
+def test_a_single_result_kept_before_the_split_reads_as_the_whole():
+    back = unpack_parts(pack(full_result()))
+    assert list(back) == ["whole"] and back["whole"].stdout == full_result().stdout
+    with pytest.raises(ArchiveError):
+        unpack(pack_parts({"visible": full_result()}))  # not a single result
 
 
 def test_a_result_without_error_or_arrays():

@@ -202,20 +202,20 @@ def test_the_python_client_raises_the_servers_message(server: GdlabServer):
 
 
 def test_a_busy_server_is_asked_again_after_its_retry_after(launch):
-    """A real server with one grading slot and a queue of one: two endless loops fill
-    both, so the next submission is refused as busy (503 + Retry-After) until a loop hits
-    the time limit; the client waits as told and is then graded."""
+    """A real server with one grading slot and a queue of one: an endless loop fills
+    both (its visible runs' job holds the slot, its hidden runs' job waits in the queue),
+    so the next submission is refused as busy (503 + Retry-After) until the loop's jobs
+    hit the time limit; the client waits as told and is then graded."""
     busy = launch(env={"GDLAB_SANDBOX_SLOTS": "1", "GDLAB_SANDBOX_QUEUE": "1",
                        "GDLAB_SANDBOX_TIME_LIMIT": "2", "GDLAB_SANDBOX_CPU_LIMIT": "2"},
                   name="busy")
     loop = "def update(params, grad, lr, state, **hyper):\n    while True:\n        pass\n"
-    hogs = [threading.Thread(target=Client(busy.base).submit, args=("gd", loop))
-            for _ in range(2)]
+    hogs = [threading.Thread(target=Client(busy.base).submit, args=("gd", loop))]
     for hog in hogs:
         hog.start()
     waits: list[float] = []
     try:
-        for _ in range(200):  # until both loops hold the slot and the queue
+        for _ in range(200):  # until the loop's two jobs hold the slot and the queue
             status = busy.get("/health").json()["sandbox"]
             if status["running"] == 1 and status["waiting"] == 1:
                 break

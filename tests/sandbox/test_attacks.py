@@ -23,7 +23,7 @@ import pytest
 
 from grader.sandbox import Sandbox
 
-from .conftest import FAKE_SECRET, TEST_LIMITS, needs_root, processes_of_uids, update_job
+from .conftest import FAKE_SECRET, TEST_LIMITS, UPDATE, needs_root, processes_of_uids, update_job
 
 ATTACKS = Path(__file__).parent / "attacks"
 pytestmark = needs_root
@@ -176,6 +176,17 @@ def test_a_sibling_job_running_at_the_same_time_cannot_be_killed(sandbox):
     run_attack(sandbox, "kill_sibling", pid=sibling_pid)
     thread.join()
     assert outcome["sibling"].verdict == "ok"
+
+
+def test_a_flood_of_empty_files_in_tmp_stops_at_the_inode_limit(sandbox):
+    started = time.monotonic()
+    result = run_attack(sandbox, "flood_tmp_inodes")
+    assert time.monotonic() - started < TEST_LIMITS.time_limit + 3
+    created = int(result.stdout.split()[-1])
+    assert 0 < created <= TEST_LIMITS.tmp_inodes
+    assert result.error is not None and result.error.type == "OSError"
+    follow_up = sandbox.run(update_job(UPDATE))
+    assert follow_up.verdict == "ok"
 
 
 def test_the_reference_implementation_cannot_be_found(sandbox):

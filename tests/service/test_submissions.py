@@ -69,6 +69,27 @@ def test_reading_a_submission_returns_what_posting_it_did(graded, client):
     assert again.get_json() == graded.get_json()
 
 
+def test_only_the_instructors_see_the_hidden_runs_output_and_seeds(client, app):
+    code = ("def update(params, grad, lr, state, **hyper):\n"
+            "    print('AT', params.tolist(), 'LR', lr)\n"
+            "    return params - lr * grad\n")
+    posted = submit(client, "gd", code)
+    assert posted.status_code == 201
+    body = posted.get_json()
+    assert "instructor" not in body
+    assert "LR 0.01" in body["stdout"] and "LR 0.05" not in body["stdout"]
+    assert list(body["replay"]["cases"]) == ["course"]
+    location = posted.headers["Location"]
+    assert client.get(location).get_json() == body  # read again without a token
+    full = client.get(location, headers=INSTRUCTOR).get_json()
+    assert {name: full[name] for name in body} == body
+    hidden_job = full["instructor"]["hidden_job"]
+    assert hidden_job["verdict"] == "ok" and "LR 0.05" in hidden_job["stdout"]
+    assert full["instructor"]["replay"]["cases"]["regression-other-data"]["seed"] == 7
+    row = stored(app, body["id"])
+    assert "LR 0.05" not in row.result and "regression-other-data" not in row.result
+
+
 def test_the_answer_has_the_fields_of_gdlab_grade_json(graded, tmp_path, capsys):
     path = tmp_path / "solution.py"
     path.write_text(SOLUTION)
