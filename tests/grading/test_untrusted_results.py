@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, Prepared, student_trajectories
+from grader.grading import Grader, Prepared, split_whole, student_trajectories
 from grader.sandbox import Sandbox
 from grader.sandbox.client import JobResult, RunReport
 
@@ -27,8 +27,9 @@ def grader():
 
 
 def shape_of(prepared: Prepared) -> JobShape:
-    """What the exercise's job asks for, as a student could work it out."""
-    runs = prepared.runs
+    """What the job of the exercise's visible runs asks for, as a student could work it
+    out (hidden runs go to a job of their own, whose shape the student never sees)."""
+    runs = [run for run in prepared.runs if run.case.visible]
     if prepared.exercise.kind == "schedule":
         return JobShape("schedule", tuple(run.case.epochs for run in runs), (0,) * len(runs))
     return JobShape(prepared.exercise.kind, tuple(len(run.step_rates) for run in runs),
@@ -41,8 +42,10 @@ def test_an_honest_forgery_is_graded(grader, exercise_id):
     own, of zeros, is graded as such)."""
     code = honest_forgery(shape_of(grader.prepare(exercise_id)))
     result = grader.grade(exercise_id, code)
-    assert result.sandbox_verdict == "ok"
-    assert any(run.verdict != "error" for run in result.runs)
+    # shaped for the visible job: there it is read as the harness's own frame; the hidden
+    # job (other runs) refuses it, so the hidden runs fail
+    assert any(run.verdict != "error" for run in result.runs if run.visible)
+    assert all(run.verdict == "error" for run in result.runs if not run.visible)
 
 
 @pytest.mark.parametrize(("exercise_id", "name"), [
@@ -73,7 +76,7 @@ def test_a_kept_trajectory_that_does_not_fit_its_run_is_a_failed_run(grader, tra
     prepared = grader.prepare("gd")
     result = stored(prepared, {"trajectory_0": trajectory})
     assert student_trajectories(prepared.exercise, prepared.runs, result)[0] is None
-    graded = grader.assess(prepared, result)
+    graded = grader.assess(prepared, split_whole(prepared, result))
     assert graded.runs[0].verdict == "error"
 
 
@@ -85,7 +88,7 @@ def test_kept_rates_that_do_not_fit_their_run_are_a_failed_run(grader, rates):
     assert rates.shape != (epochs,)
     result = stored(prepared, {"rates_0": rates})
     assert student_trajectories(prepared.exercise, prepared.runs, result)[0] is None
-    assert grader.assess(prepared, result).runs[0].verdict == "error"
+    assert grader.assess(prepared, split_whole(prepared, result)).runs[0].verdict == "error"
 
 
 def test_a_kept_result_with_more_runs_than_the_exercise_is_graded(grader):
@@ -94,4 +97,5 @@ def test_a_kept_result_with_more_runs_than_the_exercise_is_graded(grader):
         result = stored(prepared, {}, runs=len(prepared.runs) + 3)
         trajectories = student_trajectories(prepared.exercise, prepared.runs, result)
         assert len(trajectories) == len(prepared.runs)
-        assert len(grader.assess(prepared, result).runs) == len(prepared.runs)
+        graded = grader.assess(prepared, split_whole(prepared, result))
+        assert len(graded.runs) == len(prepared.runs)

@@ -34,10 +34,11 @@ EXERCISES = ("gd", "mse-gradient", "lr-step-decay")
 
 
 def shape_of(exercise_id: str) -> JobShape:
-    """What the exercise's job asks for (its runs, steps and parameters), as a student
-    could work out from the exercise's statement and a few experiments."""
+    """What the job of the exercise's visible runs asks for (its runs, steps and
+    parameters), as a student could work out from the exercise's statement and a few
+    experiments; the hidden runs are a job of their own."""
     exercise = CATALOG.get(exercise_id)
-    runs = prepare_runs(exercise)[0]
+    runs = [run for run in prepare_runs(exercise)[0] if run.case.visible]
     if exercise.kind == "schedule":
         return JobShape("schedule", tuple(run.case.epochs for run in runs), (0,) * len(runs))
     return JobShape(exercise.kind, tuple(len(run.step_rates) for run in runs),
