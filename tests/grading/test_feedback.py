@@ -57,6 +57,8 @@ def test_an_error_on_some_cases_leads_and_no_diagnosis_hides_it(grader):
     assert "`classifier` (logistic regression" in result.feedback
     assert "another number of parameters" in result.feedback
     assert "sqrt" not in result.feedback
+    # a hidden run's message would show its shapes: never shown
+    assert "broadcast" not in result.feedback and "(4,)" not in result.feedback
 
 
 @pytest.mark.parametrize(("exercise_id", "code"), [
