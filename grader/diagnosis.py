@@ -4,14 +4,21 @@ Detection never reads the student's code, so it works however the code is writte
 
 - ``no-op``: the parameters never move;
 - ``lr-ignored``: the trajectory is the same whatever the learning rate;
+- ``float32``: every run follows the reference to float32's precision, in float32
+  numbers (decided by the score, see :mod:`grader.scoring`);
 - every other diagnosis is a *candidate rule* (one of the engine's classic variants,
-  a generic distortion of the reference such as ``sign-flip`` or ``state-reset``, or a
-  known mistake from the exercise's ``mistakes/`` folder) run on the exercise's cases:
-  the student's trajectories must agree with it step by step on every run, with the
-  exercise's tolerances.
+  a generic distortion of the reference such as ``sign-flip``, ``state-reset`` or
+  ``returns-step``, or a known mistake from the exercise's ``mistakes/`` folder) run on
+  the exercise's cases: the student's trajectories must agree with it step by step on
+  every run, with the exercise's tolerances.
 
-A student whose trajectories agree with the reference gets no diagnosis at all, and a
-candidate that the cases cannot tell apart from the reference is never used.
+A diagnosis must explain *every* run, errors included: a run where the student's code
+raised matches only a candidate that raised there too, so a student whose code fails on
+some cases is told about the error, never about a mistake that only fits the runs that
+worked. Trajectories are compared as the scoring cuts them (the engine's early stop for
+diverging runs), the candidates' as the reference's: a candidate that follows the
+reference up to where the reference stops is the reference, and is never offered. A
+student whose trajectories agree with the reference gets no diagnosis at all.
 """
 
 from __future__ import annotations
@@ -65,6 +72,19 @@ CATALOGUE: dict[str, str] = {
                                "use sqrt(sum) + eps, not sqrt(sum + eps).",
     "l2-double": "Your weight decay is twice torch's: the gradient of (weight_decay/2)*||w||^2 "
                  "is weight_decay*params, so add weight_decay*params, not 2*weight_decay*params.",
+    "adam-efficient-eps": "Your curve matches Adam in the 'efficient' form, lr_t = lr * "
+                          "sqrt(1 - beta2**t) / (1 - beta1**t) and params - lr_t * m / "
+                          "(sqrt(v) + eps), with torch's eps: in that form eps must be "
+                          "eps_hat = eps * sqrt(1 - beta2**t), or bias-correct m and v and use "
+                          "sqrt(v_hat) + eps.",
+    "returns-step": "Your update returns the step instead of the new parameters: return "
+                    "params minus the step (params - lr * ...), not the step alone.",
+    "float32": "Your numbers are float32 (single precision), and they follow the reference "
+               "only to float32's precision: the reference computes in float64. Keep params "
+               "and your state in float64 (np.zeros_like(params), no astype(np.float32) or "
+               "dtype=np.float32); a float32 run scores at most 90.",
+    "step-decay-late": "Your rate drops one epoch late: epoch counts from 0, and the first cut "
+                       "comes at epoch step_size, so use gamma ** (epoch // step_size).",
 }
 
 
@@ -98,16 +118,20 @@ class Candidate:
 
 
 def is_no_op(trajectories: Sequence[Array | None]) -> bool:
-    """True when no run ever moved (and at least one run made a step)."""
+    """True when every run ran and none ever moved (and at least one made a step)."""
+    if any(t is None for t in trajectories):
+        return False
     runs = [t for t in trajectories if t is not None and len(t) > 1]
     return bool(runs) and all(np.array_equal(t, np.broadcast_to(t[0], t.shape)) for t in runs)
 
 
 def ignores_lr(groups: Sequence[Sequence[Array | None]]) -> bool:
-    """True when, in every case with several learning rates, all of them gave the same
-    trajectory (groups: the runs of each case, one per learning rate)."""
+    """True when every run ran and, in every case with several learning rates, all of
+    them gave the same trajectory (groups: the runs of each case, one per learning rate)."""
     compared = False
     for runs in groups:
+        if any(t is None for t in runs):
+            return False
         present = [t for t in runs if t is not None and len(t) > 1]
         if len(present) < 2:
             continue
@@ -120,21 +144,29 @@ def ignores_lr(groups: Sequence[Sequence[Array | None]]) -> bool:
 
 def matches(student: Sequence[Array | None], candidate: Sequence[Array | None],
             atol: float, rtol: float) -> bool:
-    """True when the student agrees with the candidate step by step on every run both
-    have (and they share at least one)."""
-    shared = 0
+    """True when the candidate explains every run of the student: each run the student
+    completed agrees with the candidate's step by step, each run where the student's code
+    failed (None) failed for the candidate too, and at least one run was compared."""
+    compared = 0
     for mine, theirs in zip(student, candidate, strict=True):
-        if mine is None or theirs is None:
+        if mine is None and theirs is None:
             continue
-        if len(mine) != len(theirs) or first_disagreement(mine, theirs, atol, rtol) is not None:
+        if mine is None or theirs is None or len(mine) != len(theirs):
             return False
-        shared += 1
-    return shared > 0
+        if first_disagreement(mine, theirs, atol, rtol) is not None:
+            return False
+        compared += 1
+    return compared > 0
 
 
 def distinguishable(candidate: Sequence[Array | None], reference: Sequence[Array],
                     atol: float, rtol: float) -> bool:
-    """True when a candidate differs from the reference on at least one run."""
+    """True when a candidate differs from the reference on at least one run.
+
+    Both must be cut by the same stopping rule (the engine's early stop, as the reference
+    is): a candidate whose uncut run goes on where the reference's was stopped is not
+    different for that.
+    """
     return any(theirs is None or len(theirs) != len(ref)
                or first_disagreement(theirs, ref, atol, rtol) is not None
                for theirs, ref in zip(candidate, reference, strict=True))
@@ -148,6 +180,7 @@ def diagnose(
     *,
     atol: float,
     rtol: float,
+    float32: bool = False,
 ) -> list[Diagnosis]:
     """The diagnoses of a student's runs (in the order given; empty if none applies).
 
@@ -163,8 +196,10 @@ def diagnose(
         The sentence of a diagnosis id.
     atol, rtol : float
         The exercise's tolerances.
+    float32 : bool
+        Every run follows the reference to float32's precision, in float32 numbers.
     """
-    found = []
+    found = ["float32"] if float32 else []
     if is_no_op(student):
         found.append("no-op")
     elif ignores_lr([[student[i] for i in group] for group in groups]):

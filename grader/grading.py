@@ -21,6 +21,7 @@ errors are for the instructors, :meth:`GradeResult.instructor_view`).
 
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib.metadata
 import threading
@@ -42,9 +43,9 @@ from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objec
 from grader.engine.schedules import rates_by_epoch
 from grader.limits import SandboxLimits
 from grader.sandbox import harness
-from grader.sandbox.client import Job, JobResult, Sandbox, describe
+from grader.sandbox.client import Job, JobResult, Sandbox, StudentError, describe
 from grader.sandbox.static import check_source
-from grader.scoring import RunScore, Trace, failed_run, judge, score_run
+from grader.scoring import FLOAT32_CEILING, RunScore, Trace, failed_run, judge, score_run
 
 Array = npt.NDArray[np.float64]
 Rule = Callable[..., Array]
@@ -265,6 +266,35 @@ def student_trajectories(exercise: Exercise, runs: Sequence[RunInput],
     return trajectories
 
 
+def trace_of(trajectory: Array, plan: Plan) -> Trace:
+    """A trajectory judged as the reference is: its losses, outcome, and the engine's
+    early stop where it diverges (the scoring and the diagnosis both compare this)."""
+    with np.errstate(all="ignore"):
+        losses = objective_loss(plan, trajectory)
+    return judge(losses, trajectory, plan.target, plan.spec.tolerance)
+
+
+def cut_like_the_reference(prepared: Prepared,
+                           trajectories: Sequence[Array | None]) -> list[Array | None]:
+    """Each run's trajectory cut by the engine's stopping rule, as the reference's is."""
+    return [None if trajectory is None else trace_of(trajectory, prepared.plan_of(run)).trajectory
+            for run, trajectory in zip(prepared.runs, trajectories, strict=True)]
+
+
+def scheduled_trajectories(rule: Callable[..., float], exercise: Exercise,
+                           runs: Sequence[RunInput]) -> list[Array | None]:
+    """Gradient descent with the learning rates of a trusted schedule rule (gdlab's own
+    variants), as a schedule exercise grades a student's rates."""
+    trajectories: list[Array | None] = []
+    for run in runs:
+        options = exercise.reference.component("schedule", run.case.hyper).options
+        rates = np.array([rule(epoch, run.lr, **options) for epoch in range(run.case.epochs)])
+        per_step = np.repeat(rates, len(run.step_rates) // run.case.epochs)
+        replaced = RunInput(**{**run.__dict__, "step_rates": per_step})
+        trajectories.append(in_process(_plain_gd, [replaced])[0])
+    return trajectories
+
+
 # --- the reference rule and the candidates of diagnosis ----------------------------------
 
 
@@ -318,7 +348,12 @@ def candidate_rules(exercise: Exercise) -> dict[str, Rule]:
     def state_reset(params, grad, lr, state, **hyper):
         return reference(params, grad, lr, {}, **hyper)
 
-    rules: dict[str, Rule] = {"sign-flip": sign_flip, "state-reset": state_reset}
+    def returns_step(params, grad, lr, state, **hyper):
+        start = params.copy()
+        return reference(params, grad, lr, state, **hyper) - start
+
+    rules: dict[str, Rule] = {"sign-flip": sign_flip, "state-reset": state_reset,
+                              "returns-step": returns_step}
     l2 = _coupled_l2_name(exercise)
     if l2 is not None:
         def l2_double(params, grad, lr, state, **hyper):
@@ -347,6 +382,25 @@ def candidate_rules(exercise: Exercise) -> dict[str, Rule]:
 
 
 @dataclass(frozen=True)
+class RunStory:
+    """What the feedback says about one run, hidden runs included (never serialised:
+    for a hidden run it holds no input, only its case's name and description)."""
+
+    #: The case as the feedback names it: its problem and, for a hidden case, what
+    #: differs from the visible ones (by name only, never a value).
+    label: str = ""
+    #: The first step where the run leaves the reference (None: never, or no run).
+    step: int | None = None
+    #: The first step whose parameters are NaN or infinite, and what it holds there.
+    non_finite_step: int | None = None
+    non_finite_value: str | None = None
+    #: ``"limit"``: stopped where its loss passed the divergence limit.
+    stopped: str | None = None
+    #: The exception this run raised (None: it did not, or no run).
+    error: StudentError | None = None
+
+
+@dataclass(frozen=True)
 class RunGrade:
     """How one run (a case at one learning rate) was graded."""
 
@@ -360,6 +414,7 @@ class RunGrade:
     reference_outcome: str
     progress: float
     first_disagreement: dict[str, Any] | None
+    story: RunStory = field(default_factory=RunStory, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for visible runs)."""
@@ -495,6 +550,14 @@ class Grader:
                 found.append(Candidate(name, tuple(in_process(rule, runs))))
         elif exercise.kind == "gradient":
             found.append(Candidate("sign-flip", tuple(self._ascending(prepared))))
+        else:
+            schedule = exercise.reference.schedule.get("name")
+            for name, (rule, schedules) in variants.SCHEDULE_VARIANTS.items():
+                if schedule in schedules:
+                    found.append(Candidate(name, tuple(scheduled_trajectories(
+                        rule, exercise, runs))))
+        found = [Candidate(c.id, tuple(cut_like_the_reference(prepared, c.trajectories)))
+                 for c in found]
         reference = [run.reference.trajectory for run in runs]
         scoring = exercise.scoring
         return [c for c in found
@@ -549,6 +612,7 @@ class Grader:
         exercise, runs = prepared.exercise, prepared.runs
         trajectories: list[Array | None] = [None] * len(runs)
         timed_out = [False] * len(runs)
+        errors: list[StudentError | None] = [None] * len(runs)
         for part, indices in prepared.parts().items():
             result = getattr(results, part)
             if result is None:
@@ -556,11 +620,15 @@ class Grader:
             part_runs = [runs[i] for i in indices]
             found = (student_trajectories(exercise, part_runs, result)
                      if result.verdict in ("ok", "error") else [None] * len(indices))
-            for index, trajectory in zip(indices, found, strict=True):
+            reports = list(result.runs)[: len(indices)]
+            for position, (index, trajectory) in enumerate(zip(indices, found, strict=True)):
                 trajectories[index] = trajectory
                 timed_out[index] = result.verdict == "timeout"
+                if position < len(reports):
+                    errors[index] = reports[position].error
         shown = student_view(results, self.limits)
-        grades, traces = [], []
+        visible = [run for run in runs if run.case.visible]
+        grades, traces, compared = [], [], []
         for index, run in enumerate(runs):
             plan = prepared.plan_of(run)
             student, outcome = None, None
@@ -568,24 +636,27 @@ class Grader:
             if trajectory is None:
                 score = failed_run("timeout" if timed_out[index] else "error")
             else:
-                with np.errstate(all="ignore"):
-                    losses = objective_loss(plan, trajectory)
-                student = judge(losses, trajectory, plan.target, plan.spec.tolerance)
+                student = trace_of(trajectory, plan)
                 outcome = student.outcome
                 score = score_run(student, run.reference, exercise.scoring, plan.target)
-            grades.append(self._run_grade(run, score, outcome, student))
+            compared.append(None if student is None else student.trajectory)
+            story = run_story(case_label(run, visible), score, student,
+                              errors[index] if score.verdict == "error" else None)
+            grades.append(self._run_grade(run, score, outcome, student, trajectory, story=story))
             if run.case.visible:
                 traces.append(VisibleTrace(run.case.name, run.lr, student, run.reference,
                                            score.first_disagreement, plan))
         total = round(sum(g.score for g in grades) / len(grades), 2)
+        float32 = all(g.verdict == "float32" for g in grades)
         diagnosis = () if total == 100 else tuple(diagnose(
-            trajectories, prepared.groups, prepared.candidates,
+            compared, prepared.groups, prepared.candidates,
             functools.partial(self.message_of, exercise),
-            atol=exercise.scoring.atol, rtol=exercise.scoring.rtol))
+            atol=exercise.scoring.atol, rtol=exercise.scoring.rtol, float32=float32))
         return GradeResult(
             exercise=exercise.id, exercise_version=exercise.version, score=total,
             runs=tuple(grades), diagnosis=diagnosis,
-            feedback=feedback(total, grades, diagnosis, shown),
+            feedback=feedback(total, grades, diagnosis, shown,
+                              kept_output=self.limits.output_limit),
             sandbox_verdict=shown.verdict, sandbox_detail=shown.detail, stdout=shown.stdout,
             error=_error_dict(shown), replay=replay_info(exercise), traces=tuple(traces),
             hidden_job=None if results.hidden is None else _job_dict(results.hidden),
@@ -593,11 +664,13 @@ class Grader:
 
     @staticmethod
     def _run_grade(run: RunInput, score: RunScore, outcome: str | None,
-                   student: Trace | None) -> RunGrade:
+                   student: Trace | None, raw: Array | None, *, story: RunStory) -> RunGrade:
         where = None
         step = score.first_disagreement
         if run.case.visible and step is not None and student is not None:
-            mine = student.trajectory[step] if step < len(student.trajectory) else None
+            # past the cut (a blow-up, the divergence limit) the raw row says what happened
+            rows = student.trajectory if step < len(student.trajectory) else raw
+            mine = rows[step] if rows is not None and step < len(rows) else None
             theirs = run.reference.trajectory[min(step, len(run.reference.trajectory) - 1)]
             where = {
                 "step": step,
@@ -605,7 +678,19 @@ class Grader:
                 "reference": [_json_number(v) for v in theirs],
             }
         return RunGrade(run.case.name, run.case.visible, run.lr, score.verdict, score.score,
-                        score.agreement, outcome, run.reference.outcome, score.progress, where)
+                        score.agreement, outcome, run.reference.outcome, score.progress, where,
+                        story)
+
+
+def run_story(label: str, score: RunScore, student: Trace | None,
+              error: StudentError | None) -> RunStory:
+    """What the feedback may say about a run (see :class:`RunStory`)."""
+    if student is None:
+        return RunStory(label=label, step=score.first_disagreement, error=error)
+    return RunStory(label=label, step=score.first_disagreement,
+                    non_finite_step=student.first_non_finite,
+                    non_finite_value=student.non_finite_value, stopped=student.stopped,
+                    error=error)
 
 
 def run_together(sandbox: Sandbox, jobs: dict[str, Job]) -> dict[str, JobResult]:
@@ -694,32 +779,216 @@ def student_replay(replay: dict[str, Any], visible_cases: Sequence[str]) -> dict
                                 if name in visible_cases}}
 
 
+# --- what the student reads -------------------------------------------------------------
+
+#: Problems as the feedback names them.
+PROBLEM_NAMES = {"linear-regression": "linear regression", "quadratic": "quadratic bowl",
+                 "rosenbrock": "Rosenbrock", "beale": "Beale",
+                 "logistic-regression": "logistic regression"}
+
+
+def case_label(run: RunInput, visible: Sequence[RunInput]) -> str:
+    """A case as the feedback names it: its problem and, for a hidden case, what differs
+    from the visible ones, by name only ("Rosenbrock, other betas"); never a value.
+
+    The differences named: hyper-parameters whose value no visible case has, other data
+    (another seed or other problem settings of the same problem), another number of
+    parameters, another start, another number of epochs or other mini-batches.
+    """
+    case = run.case
+    problem = PROBLEM_NAMES.get(case.problem, case.problem)
+    if case.visible or not visible:
+        return problem
+    shown = {id(other.case): other for other in visible}.values()
+    differs = [name for name, value in case.hyper.items()
+               if all(other.case.hyper.get(name) != value for other in shown)]
+    if {"beta1", "beta2"} <= set(differs):
+        differs = ["betas" if name == "beta1" else name for name in differs if name != "beta2"]
+    notes = [f"other {' and '.join(differs)}"] if differs else []
+    same_problem = [other for other in shown if other.case.problem == case.problem]
+    if same_problem and all(other.case.seed != case.seed
+                            or other.case.problem_options != case.problem_options
+                            for other in same_problem):
+        notes.append("other data" if case.problem.endswith("regression") else "other settings")
+    if all(len(other.x0) != len(run.x0) for other in shown):
+        notes.append("another number of parameters")
+    elif case.x0 is not None and all(other.case.x0 != case.x0 for other in shown):
+        notes.append("another start")
+    if all(other.case.epochs != case.epochs for other in shown):
+        notes.append("another number of epochs")
+    if case.batch_size and all(other.case.batch_size != case.batch_size for other in shown):
+        notes.append("other mini-batches")
+    return ", ".join([problem, *notes])
+
+
 def feedback(score: float, grades: Sequence[RunGrade], diagnosis: Sequence[Diagnosis],
-             result: JobResult) -> str:
-    """A short paragraph for the student: what happened and what to do."""
-    if result.verdict not in ("ok", "error") or (result.error and not any(
-            g.verdict not in ("error", "timeout") for g in grades)):
+             result: JobResult, *, kept_output: int | None = None) -> str:
+    """A short paragraph for the student: what happened and what to do.
+
+    When some runs raised, the error leads (with the runs it raised on); a diagnosis
+    follows only if it explains every run. Without one, the first visible run that
+    leaves the reference says where and by how much, or, when only hidden runs leave
+    it, which hidden cases do and at which step (never their inputs).
+    """
+    if result.verdict not in ("ok", "error"):
         return result.detail
-    if score == 100:
-        return f"All {len(grades)} runs follow the reference step by step. Well done."
+    failed = [g for g in grades if g.verdict in ("error", "timeout")]
+    if result.error and len(failed) == len(grades):
+        return result.detail
     parts = []
-    if diagnosis:
-        parts.append(diagnosis[0].message)
-    elif result.error is not None:
-        parts.append(result.detail)
-    first = next((g for g in grades if g.visible and g.first_disagreement), None)
-    if first is not None and not diagnosis:
-        where = first.first_disagreement
-        parts.append(
-            f"On case '{first.case}' with lr {first.lr:g}, your parameters leave the "
-            f"reference at step {where['step']}: yours {_short(where['student'])}, the "
-            f"reference's {_short(where['reference'])}.")
-    matched = sum(g.verdict == "match" for g in grades)
-    parts.append(f"{matched} of {len(grades)} runs match the reference.")
+    if score == 100:
+        parts.append(f"All {len(grades)} runs follow the reference step by step. Well done.")
+    else:
+        if failed:
+            parts.append(_error_lead(failed))
+        if diagnosis:
+            parts.append(diagnosis[0].message)
+        else:
+            parts += _where_it_differs(grades)
+        if any(g.verdict == "float32" for g in grades) and not any(
+                d.id == "float32" for d in diagnosis):
+            parts.append(f"Your numbers are float32 in some runs: those are compared to "
+                         f"float32's precision and score at most {FLOAT32_CEILING:g}.")
+        matched = sum(g.verdict == "match" for g in grades)
+        close = sum(g.verdict == "float32" for g in grades)
+        more = f", {close} more to float32's precision" if close else ""
+        parts.append(f"{matched} of {len(grades)} runs match the reference{more}.")
+    if result.stdout_truncated:
+        kept = f" beyond the first {kept_output // 1024} KiB" if kept_output else ""
+        parts.append(f"Your code printed a lot: its output{kept} was dropped, and your numbers "
+                     "were graded all the same.")
     return " ".join(parts)
 
 
-def _short(values: Sequence[Any] | None) -> str:
-    if values is None:
-        return "(none: the run stopped)"
-    return "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + ")"
+def _error_lead(failed: Sequence[RunGrade]) -> str:
+    """The error, first: what was raised (in full where a visible run raised it; a
+    hidden run's message is never shown), and on which runs."""
+    where = _runs_named(failed)
+    shown = next((g.story.error for g in failed if g.visible and g.story.error), None)
+    if shown is not None:
+        if shown.category == "contract":
+            return f"Your code broke the contract: {shown.message} (on {where})."
+        return f"Your code raised {shown.sentence()} (on {where})."
+    hidden = next((g.story.error for g in failed if g.story.error), None)
+    if hidden is None:
+        return f"Your code produced nothing usable on {where}."
+    if hidden.category == "contract":
+        return (f"Your code broke the contract on {where}: it returned something that is not "
+                "an array of the parameters' shape there (a hidden case's message is not shown).")
+    kind = hidden.type if hidden.type in vars(builtins) else "an exception"
+    line = f" on line {hidden.line}" if hidden.line else ""
+    assumes = ("the number of parameters" if any(
+        "number of parameters" in g.story.label for g in failed) else "a setting")
+    return (f"Your code raised {kind}{line} on {where}. Hidden cases do not show their "
+            f"messages: does your code assume {assumes} of the visible case?")
+
+
+def _runs_named(grades: Sequence[RunGrade]) -> str:
+    """Runs as a student can find them: visible ones by case and learning rate, hidden
+    ones by case name and description only."""
+    visible: dict[str, list[str]] = {}
+    hidden: dict[str, str] = {}
+    for grade in grades:
+        if grade.visible:
+            visible.setdefault(grade.case, []).append(f"{grade.lr:g}")
+        else:
+            hidden[grade.case] = f"`{grade.case}` ({grade.story.label})"
+    phrases = [f"case '{case}' at lr {_and(lrs)}" for case, lrs in visible.items()]
+    if hidden:
+        phrases.append(("hidden case " if len(hidden) == 1 else "hidden cases ")
+                       + _and(list(hidden.values())))
+    return _and(phrases)
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _where_it_differs(grades: Sequence[RunGrade]) -> list[str]:
+    """Where the student's runs first leave the reference: the first visible run that
+    does, in numbers; else each hidden case that does, by name and step."""
+    first = next((g for g in grades if g.visible and g.first_disagreement), None)
+    if first is not None:
+        return [_visible_difference(first)]
+    cases: dict[str, RunGrade] = {}
+    for grade in grades:
+        if grade.visible or grade.story.step is None or grade.verdict == "error":
+            continue
+        known = cases.get(grade.case)
+        if known is None or grade.story.step < (known.story.step or 0):
+            cases[grade.case] = grade
+    sentences = [_hidden_difference(grade) for grade in list(cases.values())[:3]]
+    if len(cases) > 3:
+        sentences.append(f"So do {len(cases) - 3} more hidden cases.")
+    return sentences
+
+
+def _hidden_difference(grade: RunGrade) -> str:
+    story = grade.story
+    sentence = (f"Hidden case `{grade.case}` ({story.label}): your curve leaves the reference "
+                f"at step {story.step}")
+    if story.non_finite_step is not None:
+        sentence += f" and becomes {story.non_finite_value} at step {story.non_finite_step}"
+    elif grade.verdict == "diverged":
+        sentence += " and diverges"
+    return sentence + "."
+
+
+def _visible_difference(grade: RunGrade) -> str:
+    where = grade.first_disagreement or {}
+    story = grade.story
+    step = where.get("step")
+    start = f"On case '{grade.case}' with lr {grade.lr:g}, your parameters"
+    theirs = [float(v) for v in where.get("reference", [])]
+    mine = None if where.get("student") is None else [float(v) for v in where["student"]]
+    if story.non_finite_step is not None and story.non_finite_step <= (step or 0):
+        return (f"{start} become {story.non_finite_value} at step {story.non_finite_step} "
+                f"(the first non-finite value), where the reference's are "
+                f"{_numbers(theirs, 6)}; until then they follow it.")
+    if mine is None:
+        return (f"{start} stop at step {step}, where the reference's are "
+                f"{_numbers(theirs, 6)}.")
+    yours, reference, relative = _compared(mine, theirs)
+    sentence = (f"{start} leave the reference at step {step}: yours {yours}, the "
+                f"reference's {reference}{relative}.")
+    if story.non_finite_step is not None:
+        sentence += f" They become {story.non_finite_value} at step {story.non_finite_step}."
+    elif story.stopped == "limit":
+        sentence += " Later its loss passes the divergence limit and the run is stopped."
+    return sentence
+
+
+def _compared(mine: Sequence[float], theirs: Sequence[float]) -> tuple[str, str, str]:
+    """Both vectors with the fewest significant digits (at least 6) that tell them apart,
+    and their relative difference.
+
+    Examples
+    --------
+    >>> for text in _compared([-1.1425033, 0.035170213], [-1.1425031, 0.035170218]):
+    ...     print(text)
+    (-1.142503, 0.03517021)
+    (-1.142503, 0.03517022)
+    , a relative difference of 1.8e-07
+    """
+    for digits in range(6, 18):
+        yours, reference = _numbers(mine, digits), _numbers(theirs, digits)
+        if yours != reference:
+            break
+    with np.errstate(all="ignore"):
+        a, b = np.asarray(mine, dtype=float), np.asarray(theirs, dtype=float)
+        distance, size = float(np.linalg.norm(a - b)), float(np.linalg.norm(b))
+    if not np.isfinite(distance):
+        return yours, reference, ""
+    if size == 0:
+        return yours, reference, f", an absolute difference of {distance:.2g}"
+    return yours, reference, f", a relative difference of {distance / size:.2g}"
+
+
+def _numbers(values: Sequence[float], digits: int) -> str:
+    return "(" + ", ".join(_number(v, digits) for v in values) + ")"
+
+
+def _number(value: float, digits: int) -> str:
+    if np.isnan(value):
+        return "NaN"
+    return f"{value:.{digits}g}"

@@ -163,7 +163,11 @@ class SandboxLimits:
     memory_limit : int
         Bytes of address space a job may add to what the runner already maps (RLIMIT_AS).
     output_limit : int
-        Bytes of the student's printed output kept; printing more ends the job.
+        Bytes of the student's printed output kept; what is printed beyond it is dropped
+        (the result says so) and the job goes on: a ``print`` per step costs no points.
+    output_ceiling : int
+        Bytes of printed output (kept or dropped) beyond which the job is ended as
+        ``output-limit``: a flood, not a little output per step. At least ``output_limit``.
     result_limit : int
         Bytes read back from one job; more ends it.
     request_limit : int
@@ -197,6 +201,7 @@ class SandboxLimits:
     cpu_limit: int = 5
     memory_limit: int = 512 * MiB
     output_limit: int = 64 * KiB
+    output_ceiling: int = 640 * KiB
     result_limit: int = 32 * MiB
     request_limit: int = 16 * MiB
     code_limit: int = 64 * KiB

@@ -4,8 +4,9 @@ slips students make most, written as update rules with the students' own contrac
 
 The grader runs them on an exercise's cases; a student's trajectory that matches one of
 them step for step is diagnosed by name ("your curve matches Adam without bias
-correction"). Each is the reference rule of section 1 of the semantics doc with exactly
-one thing changed. Never imported by a sandboxed child.
+correction"). Each is the reference rule with exactly one thing changed. Schedule
+variants (:data:`SCHEDULE_VARIANTS`) have the schedule contract ``lr_at(epoch, lr0,
+**options)`` instead. Never imported by a sandboxed child.
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ def adam_eps_inside_sqrt(params: Array, grad: Array, lr: float, state: dict[str,
     return params - lr * m_hat / np.sqrt(v_hat + eps)
 
 
+def adam_efficient_eps(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
+                       beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                       weight_decay: float = 0.0, decoupled: bool = False,
+                       **hyper: Any) -> Array:
+    """Adam in the "efficient" form of Kingma and Ba's section 2 (TensorFlow's), with the
+    bias corrections folded into the step size, ``lr_t = lr sqrt(1 - beta2^t) / (1 -
+    beta1^t)``, and the plain ``eps`` added to ``sqrt(v)``: in torch's terms its eps is
+    ``eps / sqrt(1 - beta2^t)``, far larger in the first steps."""
+    params, m, v, t = _adam_moments(params, grad, lr, state, beta1=beta1, beta2=beta2,
+                                    weight_decay=weight_decay, decoupled=decoupled)
+    step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return params - step_size * m / (np.sqrt(v) + eps)
+
+
 def adamw_coupled(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
                   beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                   weight_decay: float = 1e-2, **hyper: Any) -> Array:
@@ -104,7 +119,22 @@ VARIANTS = {
     "nesterov-as-heavy-ball": (nesterov_as_heavy_ball, ("sgd",)),
     "adam-no-bias-correction": (adam_no_bias_correction, ("adam", "adamw")),
     "adam-eps-inside-sqrt": (adam_eps_inside_sqrt, ("adam", "adamw")),
+    "adam-efficient-eps": (adam_efficient_eps, ("adam", "adamw")),
     "adamw-coupled": (adamw_coupled, ("adamw",)),
     "rmsprop-eps-inside-sqrt": (rmsprop_eps_inside_sqrt, ("rmsprop",)),
     "adagrad-eps-inside-sqrt": (adagrad_eps_inside_sqrt, ("adagrad",)),
+}
+
+
+def step_decay_late(epoch: int, lr0: float, *, step_size: int, gamma: float,
+                    **options: Any) -> float:
+    """StepLR cut one epoch late, at epochs ``step_size + 1, 2 step_size + 1, ...``: the
+    decay counted from epoch 1 (``range(1, epoch)``), or applied after the epoch it is
+    due."""
+    return lr0 * gamma ** (max(epoch - 1, 0) // step_size)
+
+
+#: diagnosis id -> (schedule rule, reference schedules it is a variant of)
+SCHEDULE_VARIANTS = {
+    "step-decay-late": (step_decay_late, ("step",)),
 }

@@ -16,7 +16,7 @@ running only gdlab's code:
 5. drops its privileges (:func:`grader.sandbox.layers.drop_privileges`: the slot's user
    id, no_new_privs, seccomp, an empty environment);
 6. runs the student's module and entry point through the kind's loop, with its printed
-   output captured up to a limit;
+   output kept up to a limit (the rest dropped) and the job ended only past a ceiling;
 7. writes one result frame (JSON header + float64 arrays) to the pipe and exits.
 
 Whatever the student's code does, the runner observes only the frame and the exit
@@ -50,12 +50,16 @@ EXIT_INTERNAL = 70
 
 
 class BoundedOutput(io.TextIOBase):
-    """A text stream that keeps the first ``limit`` bytes written and then refuses more."""
+    """A text stream that keeps the first ``limit`` bytes written, drops the rest, and
+    raises :class:`OutputLimitExceeded` once ``ceiling`` bytes were written in all."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, ceiling: int) -> None:
         self.limit = limit
+        self.ceiling = max(limit, ceiling)
         self.parts: list[str] = []
         self.size = 0
+        self.written = 0
+        self.truncated = False
         self.overflowed = False
 
     def writable(self) -> bool:
@@ -65,12 +69,18 @@ class BoundedOutput(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         data = text.encode("utf-8", "replace")
-        if self.size + len(data) > self.limit:
-            # cut in bytes, as counted: characters can be up to four bytes each
-            self.parts.append(data[: max(0, self.limit - self.size)].decode("utf-8", "ignore"))
-            self.size = self.limit
-            self.overflowed = True
+        self.written += len(data)
+        if self.written > self.ceiling:
+            self.overflowed = self.truncated = True
             raise OutputLimitExceeded
+        if self.size + len(data) > self.limit:
+            if not self.truncated:
+                # cut in bytes, as counted: characters can be up to four bytes each
+                self.parts.append(
+                    data[: max(0, self.limit - self.size)].decode("utf-8", "ignore"))
+                self.size = self.limit
+            self.truncated = True
+            return len(text)
         self.parts.append(text)
         self.size += len(data)
         return len(text)
@@ -120,7 +130,7 @@ def _job_status(runs: list[dict[str, Any]]) -> str:
 def run_student(job: dict[str, Any], arrays: dict[str, Any], context: Any,
                 limits: SandboxLimits) -> bytes:
     """Run the student's module and the job's loop; return the result frame."""
-    out = BoundedOutput(limits.output_limit)
+    out = BoundedOutput(limits.output_limit, limits.output_ceiling)
     sys.stdout = sys.stderr = out
     execute = harness.KINDS[job["kind"]][1]
     header: dict[str, Any] = {"status": "ok", "error": None, "runs": []}
@@ -144,7 +154,7 @@ def run_student(job: dict[str, Any], arrays: dict[str, Any], context: Any,
     if out.overflowed:
         header["status"] = "output-limit"
     header["stdout"] = out.text()
-    header["stdout_truncated"] = out.overflowed
+    header["stdout_truncated"] = out.truncated
     return protocol.encode(header, results)
 
 

@@ -264,8 +264,8 @@ def describe(verdict: str, limits: SandboxLimits, error: StudentError | None = N
         return ("Your code tried something the sandbox does not allow: files, the network, "
                 f"other processes or system calls{what}. An update rule needs none of these.")
     if verdict == "output-limit":
-        return (f"Your code printed (or returned) more than the {limits.output_limit // 1024} "
-                "KiB allowed; remove the prints inside your loop.")
+        return (f"Your code printed more than the {limits.output_ceiling // 1024} KiB allowed "
+                "(or returned far too much data); remove the prints inside your loop.")
     try:
         how = f" (signal {signal.Signals(signal_number).name})" if signal_number else ""
     except ValueError:

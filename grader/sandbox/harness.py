@@ -44,23 +44,37 @@ class ContractViolationError(Exception):
 
 def as_vector(value: Any, dim: int, what: str) -> Array:
     """The student's return value as a float64 vector of ``dim`` entries, or
-    :class:`ContractViolationError` saying what was expected."""
+    :class:`ContractViolationError` naming both shapes.
+
+    One rule: the value must have the parameters' shape ``(dim,)``. A numpy array of that
+    shape, or a list or tuple of ``dim`` numbers, is fine (in any float or int dtype); a
+    column ``(dim, 1)``, a row ``(1, dim)`` or a single number is a contract error, never
+    silently reshaped.
+
+    Examples
+    --------
+    >>> as_vector([1, 2.5], 2, "update")
+    array([1. , 2.5])
+    >>> try:
+    ...     as_vector(np.ones((2, 1)), 2, "update")
+    ... except ContractViolationError as error:
+    ...     print(error)
+    update must return an array of the parameters' shape (2,); it returned shape (2, 1)
+    """
     if value is None:
         raise ContractViolationError(
             f"{what} returned None (a missing return statement?); it must return a numpy "
-            f"array of {dim} numbers")
+            f"array of the parameters' shape ({dim},)")
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ContractViolationError(
-            f"{what} must return a numpy array of {dim} numbers, got {type(value).__name__}"
-        ) from error
+            f"{what} must return a numpy array of the parameters' shape ({dim},), got "
+            f"{type(value).__name__}") from error
     if array.shape != (dim,):
-        if array.size == dim:
-            return array.reshape(dim)
+        got = "a single number (shape ())" if array.ndim == 0 else f"shape {array.shape}"
         raise ContractViolationError(
-            f"{what} must return an array of shape ({dim},), got shape {array.shape}"
-        )
+            f"{what} must return an array of the parameters' shape ({dim},); it returned {got}")
     return array
 
 
@@ -75,7 +89,7 @@ def as_number(value: Any, what: str) -> float:
 
 
 class OutputLimitExceeded(BaseException):
-    """The student's code printed more than allowed (a BaseException, so that the
+    """The student's code printed more than the hard ceiling (a BaseException, so that the
     student's own ``except Exception`` cannot swallow it)."""
 
 

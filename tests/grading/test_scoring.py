@@ -55,12 +55,16 @@ def test_ascending_scores_zero():
     assert result.score == 0 and result.verdict == "diverged"
 
 
-def test_nan_scores_zero_as_non_finite():
+def test_nan_keeps_only_the_agreement_before_it():
     reference, plan = reference_trace()
     broken = reference.trajectory.copy()
     broken[5:] = np.nan
     result = score_run(student_trace(broken, plan), reference, SCORING, plan.target)
-    assert result.score == 0 and result.verdict == "non-finite"
+    steps = len(reference.trajectory) - 1
+    assert result.verdict == "non-finite" and result.first_disagreement == 5
+    assert result.score == pytest.approx(100 * SCORING.agreement * 4 / steps)
+    broken[1:] = np.nan
+    assert score_run(student_trace(broken, plan), reference, SCORING, plan.target).score == 0
 
 
 def test_a_slower_but_converging_rule_gets_partial_credit():

@@ -9,7 +9,7 @@ import pytest
 from grader.engine import RunSpec, sweep
 from grader.sandbox import Job, SandboxError
 
-from .conftest import needs_root, rule, update_job
+from .conftest import TEST_LIMITS, needs_root, rule, update_job
 
 pytestmark = needs_root
 
@@ -70,6 +70,27 @@ def test_mini_batches_reach_the_gradient(sandbox):
 def test_printed_output_is_captured(sandbox):
     result = sandbox.run(update_job(rule("print('hello from', 'the student')\n"), steps=2))
     assert result.stdout == "hello from the student\n" and not result.stdout_truncated
+
+
+def test_a_print_per_step_is_truncated_and_the_run_goes_on(sandbox):
+    # about 3 times the kept output: dropped beyond the limit, far below the ceiling
+    steps = 3 * TEST_LIMITS.output_limit // 40
+    code = rule(update="def update(params, grad, lr, state, **hyper):\n"
+                       "    print('step', params, grad)\n"
+                       "    return params - lr * grad\n")
+    result = sandbox.run(update_job(code, steps=steps, lr=1e-3))
+    assert result.verdict == "ok" and result.stdout_truncated
+    assert result.runs[0].steps == steps and result.runs[0].stopped is None
+    assert len(result.stdout.encode()) == TEST_LIMITS.output_limit
+    assert result.stdout.startswith("step [1. 1.]")
+
+
+def test_printing_past_the_ceiling_ends_the_job(sandbox):
+    code = rule("print('x' * (TEST_CEILING + 1))\n".replace(
+        "TEST_CEILING", str(TEST_LIMITS.output_ceiling)))
+    result = sandbox.run(update_job(code))
+    assert result.verdict == "output-limit" and result.stdout_truncated
+    assert f"{TEST_LIMITS.output_ceiling // 1024} KiB" in result.detail
 
 
 def test_an_exception_reports_type_message_and_line_in_the_students_file(sandbox):
