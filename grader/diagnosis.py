@@ -4,8 +4,9 @@ Detection never reads the student's code, so it works however the code is writte
 
 - ``no-op``: the parameters never move;
 - ``lr-ignored``: the trajectory is the same whatever the learning rate;
-- ``float32``: every run follows the reference to float32's precision, in float32
-  numbers (decided by the score, see :mod:`grader.scoring`);
+- ``float32``: every run computed in float32 numbers, most of them following the
+  reference to float32's precision (decided by the scores, see
+  :func:`grader.grading.computed_in_float32`);
 - every other diagnosis is a *candidate rule* (one of the engine's classic variants,
   a generic distortion of the reference such as ``sign-flip``, ``state-reset`` or
   ``returns-step``, or a known mistake from the exercise's ``mistakes/`` folder) run on

@@ -215,7 +215,7 @@ def test_exact_until_a_late_nan_scores_above_wrong_from_step_10(grader):
 
 def test_a_print_per_step_costs_nothing_and_the_student_is_told_it_was_cut(grader):
     code = ("def update(params, grad, lr, state, **hyper):\n"
-            "    print('params', params, 'grad', grad, 'lr', lr)\n"
+            "    print('params', params, 'grad', grad, 'lr', lr, '.' * 200)\n"
             "    return params - lr * grad\n")
     result = grader.grade("gd", code)
     assert result.score == 100 and result.sandbox_verdict == "ok"
@@ -238,8 +238,10 @@ def test_a_print_per_step_costs_nothing_and_the_student_is_told_it_was_cut(grade
 def test_a_correct_rule_in_float32_is_named_with_a_clear_partial_score(grader, exercise_id,
                                                                          code):
     result = grader.grade(exercise_id, code)
-    assert result.score == 90 and ids(result) == ["float32"]
-    assert {run.verdict for run in result.runs} == {"float32"}
+    # at most 90; a little less where float32's rounding grows on an oscillating run
+    assert 80 <= result.score <= 90 and ids(result) == ["float32"]
+    verdicts = [run.verdict for run in result.runs]
+    assert "match" not in verdicts and 2 * verdicts.count("float32") > len(verdicts)
     assert result.feedback.startswith("Your numbers are float32 (single precision)")
 
 
