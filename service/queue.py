@@ -226,12 +226,19 @@ def _enqueue_missing(db: Database, queue: Queue, now: dt.datetime, *, job_timeou
             .where(Submission.status == "queued", Submission.queued_at < cutoff)
             .order_by(Submission.queued_at)).all()
     for submission_id, attempts in rows:
-        ident = job_id(submission_id, attempts + 1)
-        status = _job_status(queue, ident)
-        if status in (None, JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
-                      JobStatus.CANCELED):
+        status = _job_status(queue, job_id(submission_id, attempts + 1))
+        if status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED) \
+                and _still_queued(db, submission_id, attempts):
             enqueue(queue, submission_id, attempts + 1, job_timeout)
             done.enqueued.append(submission_id)
+
+
+def _still_queued(db: Database, submission_id: int, attempts: int) -> bool:
+    """Whether the submission still waits for the same start (a worker may have taken it
+    since the list was read)."""
+    with db.session() as session:
+        row = session.get(Submission, submission_id)
+        return row is not None and row.status == "queued" and row.attempts == attempts
 
 
 def _job_status(queue: Queue, ident: str) -> JobStatus | None:
@@ -243,7 +250,7 @@ def _job_status(queue: Queue, ident: str) -> JobStatus | None:
 def _take_back_orphans(db: Database, queue: Queue, now: dt.datetime, *, max_attempts: int,
                        job_timeout: int, done: Reconciled) -> None:
     alive = {info.name for info in live_workers(queue.connection, queue.name)}
-    cutoff = now - dt.timedelta(seconds=2 * HEARTBEAT_TTL)
+    cutoff = now - dt.timedelta(seconds=HEARTBEAT_TTL)
     with db.session() as session:
         rows = session.execute(
             select(Submission.id, Submission.worker, Submission.attempts)

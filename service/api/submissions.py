@@ -204,7 +204,7 @@ def submissions(query: dict[str, Any],
             return data, 201, {"Location": data["links"]["self"]}
         raise _stored_failure(final)
     data = shown(final)
-    headers = {"Location": data["links"]["self"], "Retry-After": "1"}
+    headers = {"Location": data["links"]["self"]}
     if "respond-async" in request.headers.get("Prefer", "").lower():
         headers["Preference-Applied"] = "respond-async"
     return data, 202, headers
