@@ -47,7 +47,7 @@ HEARTBEAT_TTL = 6
 RECONCILE_INTERVAL = 2.0
 #: Seconds a ``queued`` row may wait for its job to reach Redis (the web tier commits
 #: before it enqueues) before the reconciler enqueues it itself.
-QUEUED_GRACE = 5.0
+QUEUED_GRACE = 3.0
 #: Seconds past the sandbox's time limit a job may run before RQ stops it.
 JOB_TIMEOUT_MARGIN = 60
 #: The function a job runs (a string: the web tier need not import the worker's code).

@@ -263,6 +263,16 @@ class SubmissionRequestSchema(StrictSchema):
         "example": "https://lms.example.org/gdlab-hook"})
 
 
+class PreferHeaderSchema(Schema):
+    """POST /api/v1/submissions: the ``Prefer`` header (RFC 7240); other headers pass."""
+
+    prefer = fields.String(data_key="Prefer", metadata={
+        "description": "'respond-async': answer 202 at once (as ?wait=false); "
+                       "'wait=<seconds>': wait at most that long (within the server's "
+                       "bound). Another value is refused (400).",
+        "example": "respond-async"})
+
+
 class SubmitQuerySchema(StrictSchema):
     """POST /api/v1/submissions: how long to wait for the grade."""
 

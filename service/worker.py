@@ -18,6 +18,7 @@ this worker's turn (a Redis lock), reconciles the queue with the database.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -27,7 +28,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 
 from grader.sandbox import Sandbox
 from service import queue as jobs
@@ -88,6 +90,45 @@ def _keep_alive(config: Config, services: Services, info: jobs.WorkerInfo,
             log.exception("heartbeat or reconciliation failed")
 
 
+class GradingWorker(SimpleWorker):
+    """RQ's SimpleWorker that remembers being asked to stop: its work loop also ends when
+    Redis fails under it (RQ quits on an unexpected error), and only a stop request
+    should end this process."""
+
+    stopping = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        """SIGTERM or SIGINT: finish the current job, then stop."""
+        self.stopping = True
+        super().handle_warm_shutdown_request()
+
+
+#: Seconds before the work loop is entered again after Redis failed under it.
+RELISTEN_DELAY = 1.0
+
+
+def _work(queue: Queue, name: str, *, burst: bool) -> None:
+    """RQ's work loop, entered again (as a new RQ worker) whenever it ends for any reason
+    but a stop request or, with ``burst``, an empty queue: a Redis restart must not end a
+    grading worker."""
+    for round_number in itertools.count(1):
+        worker = GradingWorker([queue], connection=queue.connection,
+                               name=name if round_number == 1 else f"{name}.{round_number}")
+        try:
+            worker.work(burst=burst, logging_level="WARNING")
+        except jobs.REDIS_ERRORS as error:
+            log.warning("Redis failed (%s)", error)
+        except StopRequested:
+            return
+        if burst or worker.stopping:
+            return
+        log.warning("the work loop ended without a stop request; listening again")
+        try:
+            time.sleep(RELISTEN_DELAY)
+        except StopRequested:  # RQ's handler of the last loop, told to stop while idle
+            return
+
+
 def run_worker(config: Config, *, burst: bool = False) -> int:
     """Take and grade jobs until stopped (SIGTERM: after the current job); with ``burst``,
     until the queue is empty. Returns the exit status."""
@@ -112,11 +153,9 @@ def run_worker(config: Config, *, burst: bool = False) -> int:
         keeper = threading.Thread(target=_keep_alive, args=(config, services, info, stop),
                                   name="gdlab-heartbeat", daemon=True)
         keeper.start()
-        worker = SimpleWorker([jobs.make_queue(connection, config.queue_name)],
-                              connection=connection, name=info.name)
         log.warning("gdlab worker %s: queue %r, sandbox runner on %s", info.name,
                     config.queue_name, sandbox.socket_path)
-        worker.work(burst=burst, logging_level="WARNING")
+        _work(jobs.make_queue(connection, config.queue_name), info.name, burst=burst)
         return 0
     finally:
         stop.set()

@@ -20,6 +20,7 @@ from service.schemas import (
     BINARY,
     PLOT_DESCRIPTION,
     ErrorSchema,
+    PreferHeaderSchema,
     SubmissionRequestSchema,
     SubmissionSchema,
     SubmitQuerySchema,
@@ -141,15 +142,9 @@ def _checked_code(code: str) -> str:
     return code
 
 
-PREFER_PARAMETER = {
-    "in": "header", "name": "Prefer", "required": False,
-    "schema": {"type": "string", "example": "respond-async"},
-    "description": "RFC 7240: 'respond-async' answers 202 at once (as ?wait=false); "
-                   "'wait=<seconds>' waits at most that long (within the server's bound)."}
-
-
 @blp.route("", methods=["POST"])
 @blp.arguments(SubmitQuerySchema, location="query")
+@blp.arguments(PreferHeaderSchema, location="headers")
 @blp.arguments(SubmissionRequestSchema)
 @blp.response(201, SubmissionSchema, description="Graded")
 @blp.alt_response(202, schema=SubmissionSchema,
@@ -162,8 +157,8 @@ PREFER_PARAMETER = {
 @blp.alt_response(422, schema=ErrorSchema, description="The request or the code is not valid")
 @blp.alt_response(503, schema=ErrorSchema,
                   description="The sandbox is busy: retry after Retry-After")
-@blp.doc(security=[*BEARER, {}], parameters=[PREFER_PARAMETER])
-def submissions(query: dict[str, Any],
+@blp.doc(security=[*BEARER, {}])
+def submissions(query: dict[str, Any], headers: dict[str, Any],
                 body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit code to an exercise: it is kept, run in the sandbox on every case, and graded.
 
@@ -178,7 +173,8 @@ def submissions(query: dict[str, Any],
     and a ``Location`` to poll. When Redis is down the submission is still kept and queued
     as soon as it is back: nothing is lost, and the answer is 202.
     """
-    seconds = wait_bound(query, request.headers.get("Prefer", ""))
+    prefer = headers.get("prefer", "")
+    seconds = wait_bound(query, prefer)
     who = caller()
     student, student_id = _student_of(who, body.get("student"))
     exercise = _exercise(body["exercise"])
@@ -205,7 +201,7 @@ def submissions(query: dict[str, Any],
         raise _stored_failure(final)
     data = shown(final)
     headers = {"Location": data["links"]["self"]}
-    if "respond-async" in request.headers.get("Prefer", "").lower():
+    if parse_prefer(prefer)[0]:
         headers["Preference-Applied"] = "respond-async"
     return data, 202, headers
 

@@ -353,3 +353,46 @@ def test_a_callback_refused_by_its_receiver_is_not_retried(make_app: Callable[..
     outcome = callbacks.deliver(state.db, callbacks.Delivery(
         graded.submission.id, receiver, b"{}", "s", True), waits.append)
     assert outcome == "HTTP 410 after 1 attempt(s)" and waits == []
+
+
+# --- the web pages -------------------------------------------------------------------------
+
+
+def test_the_web_form_queues_and_the_page_follows_the_submission(queued_app: Flask) -> None:
+    from .test_web import HTML, JSON, get_page, submit_form  # noqa: PLC0415 (its helpers)
+
+    browser = queued_app.test_client()
+    post_async(browser)  # one ahead in the queue
+    sent = submit_form(browser, SOLUTION)
+    assert sent.status_code == 303
+    page_path = sent.headers["Location"]
+    page = get_page(browser, page_path)
+    assert "number 2 in the queue" in page
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
+    assert f'data-follow="{page_path}"' in page  # what the page's script polls
+    followed = browser.get(page_path, headers=JSON).get_json()
+    assert followed["status"] == "queued" and followed["position"] == 2
+    # the script's own submit: 202 and where to follow it
+    answer = submit_form(browser, SOLUTION, headers=JSON)
+    assert answer.status_code == 202 and answer.get_json()["page"].startswith("/submissions/")
+    # graded: the page shows the result and no longer refreshes
+    public_id = page_path.rsplit("/", 1)[-1]
+    assert store.grade_stored(services_of(queued_app), row(queued_app, public_id).id,
+                              "w") == "graded"
+    graded = browser.get(page_path, headers=HTML).get_data(as_text=True)
+    assert "refresh" not in graded and 'id="pending"' not in graded
+    assert browser.get(page_path, headers=JSON).get_json()["score"] == 100.0
+
+
+def test_the_instructors_page_shows_the_queue(queued_app: Flask) -> None:
+    from .test_web import get_page, sign_in  # noqa: PLC0415 (its helpers)
+
+    browser = queued_app.test_client()
+    post_async(browser)
+    state = services_of(queued_app)
+    jobs.write_heartbeat(state.queue.connection, state.queue.name,
+                         jobs.WorkerInfo("w-9", "grader-9", 999, 0.0, jobs_done=5))
+    sign_in(browser, INSTRUCTOR["Authorization"].split()[1])
+    page = get_page(browser, "/instructor")
+    assert '<span id="queued-count">1</span> queued' in page
+    assert "<td>grader-9</td><td>999</td><td>5</td>" in page
