@@ -27,6 +27,7 @@ from service.models import Submission, utcnow
 from tests.redis_server import RedisServer, free_port
 
 from .conftest import API, INSTRUCTOR, assert_error, bearer, services_of, source, submit
+from .test_web import HTML, JSON, get_page, sign_in, submit_form
 
 SOLUTION = source("gd")
 
@@ -359,8 +360,6 @@ def test_a_callback_refused_by_its_receiver_is_not_retried(make_app: Callable[..
 
 
 def test_the_web_form_queues_and_the_page_follows_the_submission(queued_app: Flask) -> None:
-    from .test_web import HTML, JSON, get_page, submit_form  # noqa: PLC0415 (its helpers)
-
     browser = queued_app.test_client()
     post_async(browser)  # one ahead in the queue
     sent = submit_form(browser, SOLUTION)
@@ -385,8 +384,6 @@ def test_the_web_form_queues_and_the_page_follows_the_submission(queued_app: Fla
 
 
 def test_the_instructors_page_shows_the_queue(queued_app: Flask) -> None:
-    from .test_web import get_page, sign_in  # noqa: PLC0415 (its helpers)
-
     browser = queued_app.test_client()
     post_async(browser)
     state = services_of(queued_app)
