@@ -78,6 +78,10 @@ def _api_settings(config: Config) -> dict[str, Any]:
         "RATELIMIT_ENABLED": config.service_limits.rate_limited,
         "RATELIMIT_STORAGE_URI": config.rate_limit_storage,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # counters in Redis (GDLAB_REDIS_URL): while Redis is down each process counts in
+        # memory rather than failing the request (a submission is still kept, see /health)
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
 
 

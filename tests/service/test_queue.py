@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from grader.limits import ServiceLimits
 from service import callbacks
 from service import queue as jobs
 from service import submissions as store
@@ -393,3 +394,22 @@ def test_the_instructors_page_shows_the_queue(queued_app: Flask) -> None:
     page = get_page(browser, "/instructor")
     assert '<span id="queued-count">1</span> queued' in page
     assert "<td>grader-9</td><td>999</td><td>5</td>" in page
+
+
+def test_rate_limits_count_in_redis_and_survive_its_outage(
+        make_app: Callable[..., Flask], redis_server: RedisServer, queue_name: str) -> None:
+    def limited(redis_url: str, name: str) -> Flask:
+        return make_app(redis_url=redis_url, queue_name=name,
+                        rate_limit_storage=redis_url,
+                        service_limits=ServiceLimits(rate_limit="2/minute"))
+
+    # two apps (two web processes) on one Redis share one budget per client
+    first, second = limited(redis_server.url, queue_name), limited(redis_server.url, queue_name)
+    path = f"{API}/submissions/no-such-id"
+    assert first.test_client().get(path).status_code == 404
+    assert second.test_client().get(path).status_code == 404
+    assert first.test_client().get(path).status_code == 429
+    # Redis down: the request is still answered (counted in memory meanwhile)
+    down = limited(f"redis://127.0.0.1:{free_port()}/0", queue_name)
+    answer = post_async(down.test_client())
+    assert answer.status_code == 202
