@@ -28,6 +28,7 @@ from service.auth import instructor_hash, session_secret
 from service.config import Config, private_data_dir
 from service.db import Database, upgrade
 from service.errors import ApiError, install_error_handlers
+from service.queue import connect, make_queue
 from service.schemas import ErrorSchema
 from service.state import Services, services
 
@@ -77,6 +78,10 @@ def _api_settings(config: Config) -> dict[str, Any]:
         "RATELIMIT_ENABLED": config.service_limits.rate_limited,
         "RATELIMIT_STORAGE_URI": config.rate_limit_storage,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # counters in Redis (GDLAB_REDIS_URL): while Redis is down each process counts in
+        # memory rather than failing the request (a submission is still kept, see /health)
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
 
 
@@ -156,7 +161,9 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     if sandbox is None:
         sandbox = Sandbox(config.sandbox_limits, socket_path=config.sandbox_socket)
     state = Services(config=config, db=db, sandbox=sandbox, instructor_hash=digest,
-                     owns_sandbox=owns_sandbox)
+                     owns_sandbox=owns_sandbox,
+                     queue=(make_queue(connect(config.redis_url), config.queue_name)
+                            if config.redis_url else None))
     app.extensions["gdlab"] = state
     if owns_sandbox:
         atexit.register(state.close)
