@@ -51,9 +51,21 @@ def health() -> dict[str, Any]:
     state = services()
     sandbox = sandbox_health(state)
     database = reachable(state.db.engine)
+    down = parts_down(database=database, sandbox=sandbox["reachable"])
     return {
-        "status": "ok" if sandbox["reachable"] and database else "degraded",
+        "status": "degraded" if down else "ok", "down": down,
         "version": gdlab_version(), "engine_version": ENGINE_VERSION,
         "exercises": len(state.catalog.exercises), "exercise_errors": len(state.catalog.errors),
         "database": database, "sandbox": sandbox,
     }
+
+
+def parts_down(**working: bool) -> list[str]:
+    """The names of the parts that are not working, in a stable order.
+
+    Examples
+    --------
+    >>> parts_down(database=False, sandbox=True)
+    ['database']
+    """
+    return sorted(name for name, up in working.items() if not up)
