@@ -17,7 +17,10 @@ touched.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +141,76 @@ class PostgresDatabases:
         self.created = False
         self._by_key.clear()
         return []
+
+
+# --- a private PostgreSQL server, to stop in the middle of a test -------------------------
+
+#: Where initdb and pg_ctl are looked for (besides PATH).
+POSTGRES_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin")
+
+
+def postgres_program(name: str) -> str | None:
+    """The path of a PostgreSQL server program (``initdb``, ``pg_ctl``), if installed."""
+    for folder in POSTGRES_BIN_DIRS:
+        candidate = Path(folder) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(name)
+
+
+@dataclass
+class PrivateCluster:
+    """A PostgreSQL server of a test's own (initdb in ``folder``, trust authentication, on
+    127.0.0.1:``port``), that the test may stop and start again at will.
+
+    The server refuses to run as root: when we are root it runs as the ``postgres`` user,
+    which then owns ``folder``.
+    """
+
+    folder: Path
+    port: int
+    initdb: str
+    pg_ctl: str
+
+    @property
+    def data(self) -> Path:
+        """The cluster's data directory."""
+        return self.folder / "data"
+
+    @property
+    def url(self) -> str:
+        """Its ``postgres`` database, as a GDLAB_DATABASE_URL."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True,
+                              timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n"
+                               f"{done.stdout}\n{done.stderr}")
+
+    def create(self) -> PrivateCluster:
+        """initdb the cluster (owned by ``postgres`` when we are root)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                  "--no-sync", "-E", "UTF8")
+        return self
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off")
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", options,
+                  "-l", str(self.folder / "server.log"), "-w", "start")
+
+    def stop(self) -> None:
+        """Stop the server now (fast shutdown: open connections are cut)."""
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def running(self) -> bool:
+        """Whether the server accepts connections."""
+        return postgres_answers(self.url)
