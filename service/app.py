@@ -28,6 +28,7 @@ from service.auth import instructor_hash, session_secret
 from service.config import Config, private_data_dir
 from service.db import Database, upgrade
 from service.errors import ApiError, install_error_handlers
+from service.queue import connect, make_queue
 from service.schemas import ErrorSchema
 from service.state import Services, services
 
@@ -156,7 +157,9 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     if sandbox is None:
         sandbox = Sandbox(config.sandbox_limits, socket_path=config.sandbox_socket)
     state = Services(config=config, db=db, sandbox=sandbox, instructor_hash=digest,
-                     owns_sandbox=owns_sandbox)
+                     owns_sandbox=owns_sandbox,
+                     queue=(make_queue(connect(config.redis_url), config.queue_name)
+                            if config.redis_url else None))
     app.extensions["gdlab"] = state
     if owns_sandbox:
         atexit.register(state.close)

@@ -511,6 +511,33 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(ServeOptions(args.host, args.port, args.workers, args.threads), _config())
 
 
+def _add_worker(commands) -> None:
+    worker = commands.add_parser(
+        "worker", help="run a grading worker of the job queue (needs GDLAB_REDIS_URL)",
+        description="Take submissions from the job queue in Redis (GDLAB_REDIS_URL), grade "
+                    "them in a sandbox runner of its own (or GDLAB_SANDBOX_SOCKET's) and "
+                    "write the results to the database (GDLAB_DATABASE_URL). Run any "
+                    "number, on any number of machines. SIGTERM stops it after the current "
+                    "submission.")
+    worker.add_argument("--burst", action="store_true",
+                        help="stop when the queue is empty (default: wait for more)")
+    worker.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from service.worker import run_worker
+
+    config = _config()
+    if config.redis_url is None:
+        raise UsageError("gdlab worker needs GDLAB_REDIS_URL (the job queue's Redis), e.g. "
+                         "redis://127.0.0.1:6379/0")
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_worker(config, burst=args.burst)
+
+
 def _add_instructor_token(commands) -> None:
     token = commands.add_parser(
         "instructor-token", help="issue a new instructor token (when none is configured)",
@@ -578,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox_server(commands)
     _add_sandbox_status(commands)
     _add_serve(commands)
+    _add_worker(commands)
     _add_instructor_token(commands)
     return parser
 

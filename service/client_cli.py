@@ -79,6 +79,27 @@ def _plot_suffix(path: str | None) -> str | None:
     return suffix if suffix in ("png", "svg") else ""
 
 
+def progress_text(submission: dict) -> str:
+    """The progress line of a submission waiting for its grade.
+
+    Examples
+    --------
+    >>> progress_text({"status": "queued", "position": 3})
+    'queued: number 3 in line'
+    >>> progress_text({"status": "grading", "position": None})
+    'grading'
+    """
+    if submission["status"] == "queued" and submission.get("position"):
+        return f"queued: number {submission['position']} in line"
+    return submission["status"]
+
+
+def _progress_line():
+    def show(submission: dict) -> None:
+        print(f"\r\033[K{progress_text(submission)}…", end="", file=sys.stderr, flush=True)
+    return show
+
+
 def submit_command(args: argparse.Namespace) -> int:
     """Submit, print the grade, download the plot."""
     fmt = _plot_suffix(args.plot)
@@ -93,7 +114,10 @@ def submit_command(args: argparse.Namespace) -> int:
                      EXIT_REFUSED)
     try:
         client = Client(args.server, args.token)
-        result = client.submit(args.exercise, code, args.student)
+        result = client.submit(args.exercise, code, args.student,
+                               progress=_progress_line() if sys.stderr.isatty() else None)
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
         if fmt:
             Path(args.plot).write_bytes(client.plot(result["id"], fmt))
     except GdlabError as error:

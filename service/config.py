@@ -30,8 +30,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                    "`required`: every submission needs a student token"),
     "GDLAB_RATE_LIMIT": ("120/minute", "requests per client to /api, Flask-Limiter notation; "
                                        "`off` to disable"),
-    "GDLAB_RATE_LIMIT_STORAGE": ("memory://", "where rate-limit counters live "
-                                              "(e.g. redis://host:6379)"),
+    "GDLAB_RATE_LIMIT_STORAGE": ("memory://, or GDLAB_REDIS_URL when set",
+                                 "where rate-limit counters live (e.g. redis://host:6379)"),
+    "GDLAB_REDIS_URL": ("(none: grade inside the web server)",
+                        "Redis of the job queue: the web tier enqueues, `gdlab worker`s grade"),
+    "GDLAB_QUEUE_NAME": ("gdlab", "the RQ queue's name (several courses may share a Redis)"),
+    "GDLAB_SUBMIT_WAIT": ("30", "seconds POST /api/v1/submissions waits for the grade "
+                                "before answering 202 (queued)"),
+    "GDLAB_MAX_ATTEMPTS": ("3", "times a submission is started before one whose worker keeps "
+                                "dying is failed"),
+    "GDLAB_CALLBACK_SECRET": ("(generated at first start, kept in the database)",
+                              "signs callback bodies (HMAC-SHA256, X-Gdlab-Signature)"),
+    "GDLAB_CALLBACK_ALLOW_PRIVATE": ("false", "`true`: callback URLs may point at loopback, "
+                                              "link-local or private addresses"),
     "GDLAB_MAX_REQUEST_BYTES": ("2097152", "largest request body (413 beyond)"),
     "GDLAB_MAX_PAGE_SIZE": ("200", "largest page of a listing"),
     "GDLAB_EXERCISES_DIR": ("(the bundled exercises)", "a folder of exercise folders"),
@@ -92,6 +103,39 @@ def private_data_dir(path: Path) -> Path:
     return path
 
 
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A numeric variable, or its default when unset.
+
+    Examples
+    --------
+    >>> _number({"GDLAB_SUBMIT_WAIT": "5"}, "GDLAB_SUBMIT_WAIT", 30.0)
+    5.0
+    """
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {text!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A true/false variable (unset: false).
+
+    Examples
+    --------
+    >>> _flag({"X": "yes"}, "X"), _flag({}, "X")
+    (True, False)
+    """
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {text!r}")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the service can be configured with.
@@ -116,6 +160,18 @@ class Config:
         A separate sandbox runner's socket; None: start one with the service.
     limits, sandbox_limits, service_limits
         The limits in force (:mod:`grader.limits`).
+    redis_url : str or None
+        The job queue's Redis; None: grading in the web process (the embedded default).
+    queue_name : str
+        The RQ queue.
+    submit_wait : float
+        Seconds a submission request waits for its grade before answering 202.
+    max_attempts : int
+        Starts of one submission before it is failed (its workers kept dying).
+    callback_secret : str or None
+        Signs callbacks; None: generated once, kept in the database.
+    callback_allow_private : bool
+        Whether callback URLs may point at loopback, link-local or private addresses.
     testing : bool
         Flask's testing mode.
     """
@@ -131,9 +187,23 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     service_limits: ServiceLimits = field(default_factory=ServiceLimits)
+    redis_url: str | None = None
+    queue_name: str = "gdlab"
+    submit_wait: float = 30.0
+    max_attempts: int = 3
+    callback_secret: str | None = None
+    callback_allow_private: bool = False
     testing: bool = False
 
     def __post_init__(self) -> None:
+        if not 0 <= self.submit_wait <= 600:
+            raise ConfigError(f"GDLAB_SUBMIT_WAIT must be 0 to 600 seconds, "
+                              f"got {self.submit_wait:g}")
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError(f"GDLAB_MAX_ATTEMPTS must be 1 to 100, got {self.max_attempts}")
+        if self.redis_url is not None and not self.redis_url.startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise ConfigError("GDLAB_REDIS_URL must start with redis://, rediss:// or unix://")
         if self.student_auth not in STUDENT_AUTH_MODES:
             raise ConfigError(f"GDLAB_STUDENT_AUTH must be 'open' or 'required', "
                               f"got {self.student_auth!r}")
@@ -160,18 +230,30 @@ class Config:
                 instructor_token=env.get("GDLAB_INSTRUCTOR_TOKEN") or None,
                 secret_key=env.get("GDLAB_SECRET_KEY") or None,
                 student_auth=env.get("GDLAB_STUDENT_AUTH", "open").strip().lower(),
-                rate_limit_storage=env.get("GDLAB_RATE_LIMIT_STORAGE") or "memory://",
+                rate_limit_storage=(env.get("GDLAB_RATE_LIMIT_STORAGE")
+                                    or env.get("GDLAB_REDIS_URL") or "memory://"),
                 exercises_dir=(Path(env["GDLAB_EXERCISES_DIR"])
                                if env.get("GDLAB_EXERCISES_DIR") else None),
                 sandbox_socket=env.get("GDLAB_SANDBOX_SOCKET") or None,
                 limits=Limits.from_env(env),
                 sandbox_limits=SandboxLimits.from_env(env),
                 service_limits=ServiceLimits.from_env(env),
+                redis_url=env.get("GDLAB_REDIS_URL") or None,
+                queue_name=env.get("GDLAB_QUEUE_NAME") or "gdlab",
+                submit_wait=_number(env, "GDLAB_SUBMIT_WAIT", 30.0),
+                max_attempts=int(_number(env, "GDLAB_MAX_ATTEMPTS", 3)),
+                callback_secret=env.get("GDLAB_CALLBACK_SECRET") or None,
+                callback_allow_private=_flag(env, "GDLAB_CALLBACK_ALLOW_PRIVATE"),
             )
         except ConfigError:
             raise
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+    @property
+    def queued(self) -> bool:
+        """Whether grading goes through the job queue (GDLAB_REDIS_URL is set)."""
+        return self.redis_url is not None
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,8 +10,11 @@ from sqlalchemy import DateTime, Dialect, Float, ForeignKey, Integer, LargeBinar
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-#: A submission's life: stored before grading, then one of the other three.
-STATUSES = ("grading", "graded", "rejected", "failed")
+#: A submission's life: stored ``queued`` (job queue) or ``grading`` (graded in the web
+#: process), then one of the last three.
+STATUSES = ("queued", "grading", "graded", "rejected", "failed")
+#: The statuses of a submission whose grading is over.
+FINAL_STATUSES = ("graded", "rejected", "failed")
 
 
 def utcnow() -> dt.datetime:
@@ -100,6 +103,15 @@ class Submission(Base):
     graded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     grading_ms: Mapped[float | None] = mapped_column(Float)
     sandbox_ms: Mapped[float | None] = mapped_column(Float)
+    #: How many times grading was started (a worker that dies mid-job leaves it to another).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    #: The worker grading it (``host:pid:nonce``), whose heartbeat says it is alive.
+    worker: Mapped[str | None] = mapped_column(String(120))
+    #: Where to POST the result once graded, and how that went.
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    callback_status: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReferenceRun(Base):

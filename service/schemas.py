@@ -99,6 +99,17 @@ class SandboxHealthSchema(Schema):
     waiting = fields.Integer(allow_none=True, required=True)
 
 
+class QueueHealthSchema(Schema):
+    """The job queue as /health shows it."""
+
+    configured = fields.Boolean(required=True, metadata={
+        "description": "whether grading goes through a job queue (GDLAB_REDIS_URL)"})
+    redis = fields.Boolean(allow_none=True, required=True,
+                           metadata={"description": "Redis answers (null: no queue)"})
+    workers = fields.Integer(allow_none=True, required=True,
+                             metadata={"description": "grading workers alive"})
+
+
 class HealthSchema(Schema):
     """GET /health."""
 
@@ -112,6 +123,7 @@ class HealthSchema(Schema):
     exercise_errors = fields.Integer(required=True)
     database = fields.Boolean(required=True)
     sandbox = fields.Nested(SandboxHealthSchema, required=True)
+    queue = fields.Nested(QueueHealthSchema, required=True)
 
 
 class LimitsSchema(Schema):
@@ -246,6 +258,23 @@ class SubmissionRequestSchema(StrictSchema):
                    "    return params - lr * grad\n"})
     student = student_name(metadata={
         "description": "Your name (open mode; with a student token it is the token's)"})
+    callback_url = fields.String(validate=validate.Length(min=1, max=2000), metadata={
+        "description": "Where to POST the result once graded (http or https; signed with "
+                       "HMAC-SHA256 of the body in X-Gdlab-Signature: sha256=<hex>; retried "
+                       "with backoff). Addresses of private networks are refused unless the "
+                       "server allows them.",
+        "example": "https://lms.example.org/gdlab-hook"})
+
+
+class SubmitQuerySchema(StrictSchema):
+    """POST /api/v1/submissions: how long to wait for the grade."""
+
+    wait = fields.Boolean(metadata={
+        "description": "false: answer 202 (queued) at once and let the client poll the "
+                       "submission's URL; true (the default): wait for the grade up to the "
+                       "server's bound (GDLAB_SUBMIT_WAIT), then 202 if it is not done. A "
+                       "server without a job queue grades in the request and always "
+                       "answers 201."})
 
 
 class DisagreementSchema(Schema):
@@ -301,12 +330,19 @@ class StudentErrorSchema(Schema):
     line = fields.Integer(allow_none=True, required=True)
 
 
+SUBMISSION_STATUSES = ["queued", "grading", "graded", "rejected", "failed"]
+
+
 class SubmissionSchema(Schema):
     """A submission and, once graded, its result (the shape of ``gdlab grade --json``)."""
 
     id = fields.String(required=True)
-    status = fields.String(required=True,
-                           validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
+    status = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATUSES),
+                           metadata={"description": "queued (waiting for a grading worker), "
+                                                    "grading, then graded, rejected or failed"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "while queued: its place in the queue (1: next)"})
+    attempts = fields.Integer(metadata={"description": "times grading was started"})
     student = fields.String(allow_none=True, required=True)
     created_at = UtcDateTime(required=True)
     graded_at = UtcDateTime(allow_none=True)
@@ -355,7 +391,7 @@ class SubmissionQuerySchema(StrictSchema):
 
     exercise = fields.String(validate=EXERCISE_ID)
     student = student_name()
-    status = fields.String(validate=validate.OneOf(["grading", "graded", "rejected", "failed"]))
+    status = fields.String(validate=validate.OneOf(SUBMISSION_STATUSES))
     since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
@@ -482,3 +518,42 @@ class ReferenceRunSchema(Schema):
                        "final_loss, outcome, steps_to_tolerance, diverged_at, expected_stable), "
                        "stability, versions"})
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+# --- the job queue -----------------------------------------------------------------------
+
+
+class RunningJobSchema(Schema):
+    """A submission being graded."""
+
+    id = fields.String(required=True)
+    exercise = fields.String(required=True)
+    worker = fields.String(allow_none=True, required=True)
+    started_at = UtcDateTime(allow_none=True, required=True)
+    attempts = fields.Integer(required=True)
+
+
+class WorkerSchema(Schema):
+    """A live grading worker."""
+
+    name = fields.String(required=True)
+    host = fields.String(required=True)
+    pid = fields.Integer(required=True)
+    jobs_done = fields.Integer(required=True)
+    last_heartbeat = UtcDateTime(required=True)
+    current = fields.String(allow_none=True, required=True,
+                            metadata={"description": "the submission it grades (its number)"})
+
+
+class QueueSchema(Schema):
+    """GET /api/v1/queue."""
+
+    mode = fields.String(required=True, validate=validate.OneOf(["embedded", "queue"]),
+                         metadata={"description": "embedded: graded in the web server"})
+    redis = fields.Boolean(allow_none=True, required=True)
+    queued = fields.Integer(required=True)
+    oldest_queued_seconds = fields.Float(allow_none=True, required=True)
+    in_redis = fields.Integer(allow_none=True, required=True,
+                              metadata={"description": "jobs waiting in Redis"})
+    running = fields.List(fields.Nested(RunningJobSchema), required=True)
+    workers = fields.List(fields.Nested(WorkerSchema), required=True)

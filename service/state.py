@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
+from rq import Queue
 
 from grader.catalog import Catalog, load_catalog
 from grader.grading import Grader
@@ -37,6 +38,8 @@ class Services:
     sandbox: Sandbox
     instructor_hash: str
     owns_sandbox: bool
+    #: The job queue (GDLAB_REDIS_URL); None: grading happens in this process.
+    queue: Queue | None = None
     catalog: Catalog = field(init=False)
     grader: Grader = field(init=False)
     _generation: int = field(default=0, init=False)

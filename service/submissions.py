@@ -1,9 +1,10 @@
 """Submissions: kept before they are graded, graded in the sandbox, stored with their
 result, and drawn on demand. No HTTP here: the views translate.
 
-A submission is committed (status ``grading``) before its code runs, so a crash of the
-worker mid-grading leaves a record; a record still ``grading`` long after any job could
-have ended is reported, and stored, as ``failed``.
+A submission is committed before its code runs (``grading`` when the web process grades
+it, ``queued`` when a queue worker will), so a crash mid-grading leaves a record. A record
+a web process left ``grading`` long after any job could have ended is reported, and
+stored, as ``failed``; one a queue worker left is the reconciler's (service/queue.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from grader.catalog import Exercise
 from grader.grading import GradeResult
 from grader.plots import plot_grade
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
-from service.models import Plot, Submission, utcnow
+from service import callbacks
+from service.models import FINAL_STATUSES, Plot, Submission, utcnow
 from service.plots import kept_plot
 from service.state import Services
 
@@ -59,28 +61,45 @@ def new_public_id() -> str:
 
 
 def keep(services: Services, exercise: Exercise, code: str, student: str | None,
-         student_id: int | None) -> Submission:
-    """Store a submission before grading it."""
+         student_id: int | None, *, queued: bool = False,
+         callback_url: str | None = None) -> Submission:
+    """Store a submission before grading it: ``queued`` for a worker, or ``grading`` here
+    (its first start)."""
+    now = utcnow()
     submission = Submission(
         public_id=new_public_id(), exercise=exercise.id, exercise_version=exercise.version,
-        student=student, student_id=student_id, code=code, status="grading",
-        created_at=utcnow())
+        student=student, student_id=student_id, code=code,
+        status="queued" if queued else "grading", created_at=now, queued_at=now,
+        started_at=None if queued else now, attempts=0 if queued else 1,
+        callback_url=callback_url)
     with services.db.session() as session:
         session.add(submission)
     return submission
 
 
+class AlreadyFinishedError(Exception):
+    """Another start of the same submission wrote its result first."""
+
+
 def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
+    """Write the outcome of grading, once: only while the submission is still ``grading``
+    (a worker thought dead may finish after another took the job over)."""
     with services.db.session() as session:
+        written = session.execute(
+            update(Submission)
+            .where(Submission.id == submission.id, Submission.status == "grading")
+            .values(**values)).rowcount
         stored = session.get(Submission, submission.id)
-        for name, value in values.items():
-            setattr(stored, name, value)
-        return stored
+        if stored is not None:
+            session.refresh(stored)
+    if not written:
+        raise AlreadyFinishedError(submission.public_id)
+    return stored
 
 
 def grade(services: Services, exercise: Exercise, code: str, student: str | None = None,
-          student_id: int | None = None) -> Graded:
-    """Keep, grade and store a submission.
+          student_id: int | None = None, *, callback_url: str | None = None) -> Graded:
+    """Keep, grade and store a submission, here and now (the embedded server).
 
     Raises
     ------
@@ -88,10 +107,25 @@ def grade(services: Services, exercise: Exercise, code: str, student: str | None
         The code was rejected by the static checks (cause: SourceRejectedError) or could
         not run (cause: a SandboxError); the record says so.
     """
-    submission = keep(services, exercise, code, student, student_id)
+    submission = keep(services, exercise, code, student, student_id,
+                      callback_url=callback_url)
+    return run_grading(services, submission, exercise)
+
+
+def run_grading(services: Services, submission: Submission, exercise: Exercise) -> Graded:
+    """Grade a stored submission that is ``grading`` and store its outcome (once); the one
+    place where both the web process and a queue worker grade.
+
+    Raises
+    ------
+    GradingFailedError
+        Rejected by the static checks, or the sandbox failed; the record says so.
+    AlreadyFinishedError
+        Another start of this submission stored its outcome first.
+    """
     started = time.perf_counter()
     try:
-        result, job = services.grader.submit(exercise, code)
+        result, job = services.grader.submit(exercise, submission.code)
     except SourceRejectedError as error:
         stored = _finish(services, submission, status="rejected", error=error.message,
                          graded_at=utcnow())
@@ -108,20 +142,113 @@ def grade(services: Services, exercise: Exercise, code: str, student: str | None
     elapsed = (time.perf_counter() - started) * 1000
     stored = _finish(
         services, submission, status="graded", score=result.score,
+        exercise_version=exercise.version,
         result=json.dumps(result.to_dict(), allow_nan=False), job=pack(job),
         graded_at=utcnow(), grading_ms=round(elapsed, 3), sandbox_ms=round(job.elapsed * 1000, 3))
+    schedule_callback(services, stored)
     return Graded(stored, result)
+
+
+def claim(services: Services, submission_id: int, worker: str) -> Submission | None:
+    """Take a ``queued`` submission to grade it (a conditional UPDATE: of two workers given
+    the same job, one gets it); None when it is not queued any more."""
+    with services.db.session() as session:
+        taken = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(status="grading", started_at=utcnow(), worker=worker,
+                    attempts=Submission.attempts + 1)).rowcount
+        return session.get(Submission, submission_id) if taken else None
+
+
+def exercise_gone(submission: Submission) -> str:
+    """Why a submission whose exercise is not loaded cannot be graded."""
+    return (f"The exercise {submission.exercise!r} is not loaded on the grading workers "
+            "any more, so this submission cannot be graded; please submit again.")
+
+
+def grade_stored(services: Services, submission_id: int, worker: str) -> str:
+    """Grade a queued submission by its id (what a queue worker does with a job); a word
+    saying what became of it: graded, rejected, failed, or skipped (not queued: another
+    start has it, or it is unknown)."""
+    submission = claim(services, submission_id, worker)
+    if submission is None:
+        return "skipped"
+    services.refresh_catalog()
+    exercise = services.catalog.exercises.get(submission.exercise)
+    try:
+        if exercise is None:
+            _finish(services, submission, status="failed", error=exercise_gone(submission),
+                    graded_at=utcnow())
+            return "failed"
+        try:
+            run_grading(services, submission, exercise)
+        except GradingFailedError as failed:
+            return failed.submission.status
+    except AlreadyFinishedError:
+        return "skipped"
+    return "graded"
+
+
+#: Seconds between two looks at a submission being waited for (growing to the second).
+WAIT_POLL = (0.05, 0.5)
+
+
+def wait_for(services: Services, submission_id: int, seconds: float) -> Submission:
+    """The submission once its grading is over, or as it is after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    pause = WAIT_POLL[0]
+    while True:
+        with services.db.session() as session:
+            submission = session.get(Submission, submission_id)
+        assert submission is not None  # committed by the caller; never deleted
+        left = deadline - time.monotonic()
+        if submission.status in FINAL_STATUSES or left <= 0:
+            return submission
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, WAIT_POLL[1])
+
+
+def submission_links(public_id: str, exercise: str) -> dict[str, str]:
+    """Where a submission, its plots and its exercise are in the API."""
+    base = f"/api/v1/submissions/{public_id}"
+    return {"self": base, "plot_png": f"{base}/plot.png", "plot_svg": f"{base}/plot.svg",
+            "exercise": f"/api/v1/exercises/{exercise}"}
+
+
+def schedule_callback(services: Services, submission: Submission) -> None:
+    """POST the graded result to the submission's callback URL, if it has one (in the
+    background, signed, retried)."""
+    if not submission.callback_url:
+        return
+    with services.db.session() as session:
+        secret = callbacks.server_secret(session, services.config.callback_secret)
+    body = callbacks.body_of(representation(
+        submission, submission_links(submission.public_id, submission.exercise)))
+    callbacks.schedule(services.db, callbacks.Delivery(
+        submission.id, submission.callback_url, body, secret,
+        services.config.callback_allow_private))
 
 
 INTERRUPTED = "grading was interrupted (the server stopped); please resubmit"
 
 
+def _lost(submission: Submission, now: dt.datetime) -> bool:
+    """Graded in a web process (no worker) and started long before any job could last."""
+    started = submission.started_at or submission.created_at
+    return (submission.status == "grading" and submission.worker is None
+            and (now - started).total_seconds() > STALE_AFTER)
+
+
 def expire_stale(session: Session) -> None:
-    """Mark failed every submission still ``grading`` long after any job could have ended
-    (its worker died mid-grading): readers never see it grading for ever."""
+    """Mark failed every submission still ``grading`` in a web process long after any job
+    could have ended (that process died mid-grading): readers never see it grading for
+    ever. Those of queue workers are the reconciler's (:mod:`service.queue`)."""
     cutoff = utcnow() - dt.timedelta(seconds=STALE_AFTER)
     session.execute(update(Submission)
-                    .where(Submission.status == "grading", Submission.created_at < cutoff)
+                    .where(Submission.status == "grading", Submission.worker.is_(None),
+                           func.coalesce(Submission.started_at, Submission.created_at)
+                           < cutoff)
                     .values(status="failed", error=INTERRUPTED))
 
 
@@ -129,18 +256,19 @@ def find(session: Session, public_id: str) -> Submission | None:
     """A submission by its public id, with a long-lost ``grading`` one marked failed."""
     submission = session.scalars(
         select(Submission).where(Submission.public_id == public_id)).first()
-    if submission is not None and submission.status == "grading":
-        age = (utcnow() - submission.created_at).total_seconds()
-        if age > STALE_AFTER:
-            submission.status = "failed"
-            submission.error = INTERRUPTED
+    if submission is not None and _lost(submission, utcnow()):
+        submission.status = "failed"
+        submission.error = INTERRUPTED
     return submission
 
 
-def representation(submission: Submission, links: dict[str, str]) -> dict[str, Any]:
-    """What the API shows of a submission: its record and, once graded, its result."""
+def representation(submission: Submission, links: dict[str, str],
+                   position: int | None = None) -> dict[str, Any]:
+    """What the API shows of a submission: its record, its place in the queue while
+    queued, and, once graded, its result."""
     data: dict[str, Any] = {
-        "id": submission.public_id, "status": submission.status,
+        "id": submission.public_id, "status": submission.status, "position": position,
+        "attempts": submission.attempts,
         "student": submission.student, "created_at": submission.created_at,
         "graded_at": submission.graded_at, "exercise": submission.exercise,
         "exercise_version": submission.exercise_version, "score": submission.score,

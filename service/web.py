@@ -31,6 +31,7 @@ from marshmallow import ValidationError
 
 from grader.engine import OPTIMIZERS, PROBLEMS, SpecError
 from grader.plots import FORMATS
+from service import queue as jobs
 from service import reference as runs
 from service import submissions as store
 from service.api.exercises import get_exercise
@@ -41,6 +42,7 @@ from service.api.submissions import (
     _student_of,
     image_response,
     links,
+    shown,
 )
 from service.auth import Caller, identify
 from service.errors import ApiError
@@ -141,6 +143,9 @@ def submit(exercise_id: str):
             session["student"] = student
         who, student_id = _student_of(web_caller(), student)
         _exercise(exercise.id)
+        if services().queue is not None:
+            return _queued(store.keep(services(), exercise, _checked_code(code), who,
+                                      student_id, queued=True))
         graded = store.grade(services(), exercise, _checked_code(code), who, student_id)
     except store.GradingFailedError as failed:
         return _form_error(exercise, code, student, _failure(failed))
@@ -155,6 +160,17 @@ def submit(exercise_id: str):
         return jsonify(result), 201
     return redirect(url_for("web.submission_page", public_id=graded.submission.public_id),
                     303)
+
+
+def _queued(kept: Submission):
+    """A submission kept for the queue: enqueued, and its page (which follows it until it
+    is graded), or for the page's script, its state (202)."""
+    jobs.try_enqueue(services().queue, kept.id, 1, jobs.timeout_of(services().config))
+    _remember(kept)
+    page = url_for("web.submission_page", public_id=kept.public_id)
+    if _wants_json():
+        return jsonify({**shown(kept), "page": page}), 202
+    return redirect(page, 303)
 
 
 def _form_error(exercise, code: str, student: str | None, error: ApiError):
@@ -184,7 +200,11 @@ def submission_page(public_id: str) -> str:
         found = store.find(db_session, public_id)
     if found is None or not _may_see(who, found):
         abort(404, "There is no such submission that you can see.")
-    result = store.representation(found, links(found))
+    result = shown(found)
+    if _wants_json():  # the page's script following a queued submission
+        return jsonify({**result, "page": url_for("web.submission_page", public_id=public_id),
+                        "plot": url_for("web.submission_plot", public_id=public_id,
+                                        fmt="png")})
     show_code = who.is_instructor or public_id in session.get("mine", []) or (
         found.student_id is not None and found.student_id == who.student_id)
     exercise = services().catalog.exercises.get(found.exercise)
@@ -301,7 +321,8 @@ def instructor_page():
                            pages=pages, filters=raw, problem=problem, gradebook=book,
                            previous=page_link(page - 1) if page > 1 else None,
                            next=page_link(page + 1) if page < pages else None,
-                           exercises=list(services().catalog.exercises))
+                           exercises=list(services().catalog.exercises),
+                           queue=jobs.stats(services().db, services().queue))
 
 
 @bp.route("/instructor/gradebook.csv")

@@ -15,6 +15,9 @@ from tests.databases import POSTGRESQL, SQLITE, PostgresDatabases, postgres_answ
 # hostile submissions (fork bombs, segfaults) meant to run only inside the sandbox.
 collect_ignore = ["golden", "sandbox/attacks"]
 
+# A private redis-server per session (``redis_server``) and a queue per test (``queue_name``).
+pytest_plugins = ["tests.redis_server"]
+
 SELECTION = selected()
 
 #: ``database_url_for(data_dir)``: the GDLAB_DATABASE_URL of an app or server whose data

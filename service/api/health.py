@@ -8,6 +8,7 @@ from typing import Any
 
 from grader.engine.runs import ENGINE_VERSION
 from grader.grading import gdlab_version
+from service import queue as jobs
 from service.api.common import Blueprint
 from service.db import reachable
 from service.schemas import HealthSchema
@@ -47,16 +48,20 @@ def sandbox_health(state: Services) -> dict[str, Any]:
 @blp.route("/health")
 @blp.response(200, HealthSchema)
 def health() -> dict[str, Any]:
-    """Status, version, exercises loaded, sandbox layers active, database reachable."""
+    """Status, version, exercises loaded, sandbox layers active, database reachable, and
+    (with a job queue) whether Redis answers and how many grading workers are alive."""
     state = services()
     sandbox = sandbox_health(state)
     database = reachable(state.db.engine)
-    down = parts_down(database=database, sandbox=sandbox["reachable"])
+    queue = queue_health(state)
+    # a server grading in-process has no queue (redis None): nothing to be down
+    down = parts_down(database=database, sandbox=sandbox["reachable"],
+                      queue=queue["redis"] is not False)
     return {
         "status": "degraded" if down else "ok", "down": down,
         "version": gdlab_version(), "engine_version": ENGINE_VERSION,
         "exercises": len(state.catalog.exercises), "exercise_errors": len(state.catalog.errors),
-        "database": database, "sandbox": sandbox,
+        "database": database, "sandbox": sandbox, "queue": queue,
     }
 
 
@@ -69,3 +74,19 @@ def parts_down(**working: bool) -> list[str]:
     ['database']
     """
     return sorted(name for name, up in working.items() if not up)
+
+
+def queue_health(state: Services) -> dict[str, Any]:
+    """Whether the job queue's Redis answers and how many workers are alive (None for a
+    server that grades in-process)."""
+    if state.queue is None:
+        return {"configured": False, "redis": None, "workers": None}
+    connection = state.queue.connection
+    up = jobs.redis_reachable(connection)
+    workers = None
+    if up:
+        try:
+            workers = len(jobs.live_workers(connection, state.queue.name))
+        except jobs.REDIS_ERRORS:
+            up = False
+    return {"configured": True, "redis": up, "workers": workers}

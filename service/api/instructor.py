@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service import queue as jobs
 from service import submissions as store
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor, link
 from service.auth import new_token, token_hash
@@ -18,6 +20,7 @@ from service.schemas import (
     ErrorSchema,
     GradebookSchema,
     PageSchema,
+    QueueSchema,
     StudentCreatedSchema,
     StudentListSchema,
     StudentRequestSchema,
@@ -76,6 +79,17 @@ def list_submissions(query: dict[str, Any]) -> dict[str, Any]:
         "grading_ms": s.grading_ms,
         "links": {"self": link("submissions.submission", public_id=s.public_id)},
     } for s in items], "page": query["page"], "page_size": page_size, "total": total}
+
+
+@blp.route("/queue")
+@blp.response(200, QueueSchema)
+@blp.doc(security=BEARER)
+def queue() -> dict[str, Any]:
+    """The grading queue: submissions queued and the oldest one's age, the ones being
+    graded, and the live workers (host, pid, jobs done, last heartbeat). On a server
+    without a job queue (mode ``embedded``) only the database's part is filled in."""
+    instructor()
+    return asdict(jobs.stats(services().db, services().queue))
 
 
 @blp.route("/gradebook")

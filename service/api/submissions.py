@@ -9,17 +9,20 @@ from flask import Response, request
 from grader.catalog import Exercise
 from grader.plots import FORMATS
 from grader.sandbox import SandboxBusyError, SourceRejectedError
+from service import callbacks
+from service import queue as jobs
 from service import submissions as store
 from service.api.common import API_PREFIX, BEARER, Blueprint, caller, link
 from service.auth import Caller
 from service.errors import ApiError
-from service.models import Submission
+from service.models import FINAL_STATUSES, Submission
 from service.schemas import (
     BINARY,
     PLOT_DESCRIPTION,
     ErrorSchema,
     SubmissionRequestSchema,
     SubmissionSchema,
+    SubmitQuerySchema,
 )
 from service.state import services
 
@@ -34,6 +37,71 @@ def links(submission: Submission) -> dict[str, str]:
             "plot_png": link("submissions.plot", public_id=public_id, fmt="png"),
             "plot_svg": link("submissions.plot", public_id=public_id, fmt="svg"),
             "exercise": link("exercises.exercise", exercise_id=submission.exercise)}
+
+
+def shown(submission: Submission) -> dict[str, Any]:
+    """A submission as the API shows it, with its place in the queue while queued."""
+    queue = services().queue
+    place = (jobs.position(queue, submission)
+             if queue is not None and submission.status == "queued" else None)
+    return store.representation(submission, links(submission), place)
+
+
+#: Preferences (RFC 7240) this endpoint understands.
+PREFERENCES = ("respond-async", "wait")
+
+
+def parse_prefer(header: str) -> tuple[bool, float | None]:
+    """The ``Prefer`` header: whether the client asks not to wait (``respond-async``), and
+    the longest it will wait (``wait=<seconds>``).
+
+    Raises
+    ------
+    ApiError
+        400 for a preference this server does not know, or a wait that is not a number.
+
+    Examples
+    --------
+    >>> parse_prefer("respond-async, wait=10")
+    (True, 10.0)
+    >>> parse_prefer("")
+    (False, None)
+    """
+    respond_async, wait = False, None
+    for item in filter(None, (part.strip() for part in header.split(","))):
+        name, _, value = item.split(";", 1)[0].partition("=")
+        name, value = name.strip().lower(), value.strip().strip('"')
+        if name == "respond-async" and not value:
+            respond_async = True
+        elif name == "wait" and value.isdigit() and len(value) <= 6:
+            wait = float(value)
+        else:
+            raise ApiError(400, f"Prefer: {item!r} is not a preference this server "
+                                "understands; use 'respond-async' (answer 202 at once) or "
+                                "'wait=<seconds>'.", {"Prefer": ["unknown preference"]})
+    return respond_async, wait
+
+
+def wait_bound(query: dict[str, Any], prefer: str) -> float:
+    """Seconds to wait for the grade before answering 202: none when asked not to wait
+    (``?wait=false`` or ``Prefer: respond-async``), else the client's ``wait`` preference
+    within the server's bound."""
+    respond_async, wait = parse_prefer(prefer)
+    bound = services().config.submit_wait
+    if respond_async or query.get("wait") is False:
+        return 0.0
+    return bound if wait is None else min(wait, bound)
+
+
+def _callback(body: dict[str, Any]) -> str | None:
+    url = body.get("callback_url")
+    if url is None:
+        return None
+    try:
+        return callbacks.check_url(url, services().config.callback_allow_private)
+    except callbacks.CallbackRefusedError as error:
+        raise ApiError(422, str(error), {"callback_url": [str(error).split(": ", 1)[-1]]}
+                       ) from None
 
 
 def _student_of(who: Caller, named: str | None) -> tuple[str | None, int | None]:
@@ -77,30 +145,82 @@ def _checked_code(code: str) -> str:
     return code
 
 
+PREFER_PARAMETER = {
+    "in": "header", "name": "Prefer", "required": False,
+    "schema": {"type": "string", "example": "respond-async"},
+    "description": "RFC 7240: 'respond-async' answers 202 at once (as ?wait=false); "
+                   "'wait=<seconds>' waits at most that long (within the server's bound)."}
+
+
 @blp.route("", methods=["POST"])
+@blp.arguments(SubmitQuerySchema, location="query")
 @blp.arguments(SubmissionRequestSchema)
-@blp.response(201, SubmissionSchema)
+@blp.response(201, SubmissionSchema, description="Graded")
+@blp.alt_response(202, schema=SubmissionSchema,
+                  description="Accepted and queued, not graded yet (asked not to wait, or the "
+                              "wait bound passed): poll the Location (the submission's URL) "
+                              "until its status is graded, rejected or failed",
+                  headers={"Location": {"description": "the submission's URL",
+                                        "schema": {"type": "string"}}})
+@blp.alt_response(400, schema=ErrorSchema, description="An unknown Prefer value")
 @blp.alt_response(422, schema=ErrorSchema, description="The request or the code is not valid")
 @blp.alt_response(503, schema=ErrorSchema,
                   description="The sandbox is busy: retry after Retry-After")
-@blp.doc(security=[*BEARER, {}])
-def submissions(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+@blp.doc(security=[*BEARER, {}], parameters=[PREFER_PARAMETER])
+def submissions(query: dict[str, Any],
+                body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit code to an exercise: it is kept, run in the sandbox on every case, and graded.
 
     Returns the score, a verdict per visible run, the hidden runs as an aggregate, the
-    diagnosis and feedback, and links to the plots. Code that fails the static checks
+    diagnosis and feedback, and links to the plots (201). Code that fails the static checks
     (syntax, entry point, size) is kept as ``rejected`` and answered with 422.
+
+    On a server with a job queue the submission is kept and queued, and the answer waits
+    for the grade up to a bound (``GDLAB_SUBMIT_WAIT``, 30 s by default). A client that
+    asks not to wait (``?wait=false`` or ``Prefer: respond-async``), or whose wait bound
+    passes, gets 202 Accepted with ``status: queued`` (or ``grading``), the queue position
+    and a ``Location`` to poll. When Redis is down the submission is still kept and queued
+    as soon as it is back: nothing is lost, and the answer is 202.
     """
+    seconds = wait_bound(query, request.headers.get("Prefer", ""))
     who = caller()
     student, student_id = _student_of(who, body.get("student"))
     exercise = _exercise(body["exercise"])
     code = _checked_code(body["code"])
-    try:
-        graded = store.grade(services(), exercise, code, student, student_id)
-    except store.GradingFailedError as failed:
-        raise _failure(failed) from None
-    data = store.representation(graded.submission, links(graded.submission))
-    return data, 201, {"Location": data["links"]["self"]}
+    callback_url = _callback(body)
+    state = services()
+    if state.queue is None:
+        try:
+            graded = store.grade(state, exercise, code, student, student_id,
+                                 callback_url=callback_url)
+        except store.GradingFailedError as failed:
+            raise _failure(failed) from None
+        data = store.representation(graded.submission, links(graded.submission))
+        return data, 201, {"Location": data["links"]["self"]}
+    kept = store.keep(state, exercise, code, student, student_id, queued=True,
+                      callback_url=callback_url)
+    queued = jobs.try_enqueue(state.queue, kept.id, 1, jobs.timeout_of(state.config))
+    # Redis down: kept, and queued by the reconciler once it is back; no use waiting now
+    final = store.wait_for(state, kept.id, seconds if queued else 0.0)
+    if final.status in FINAL_STATUSES:
+        if final.status == "graded":
+            data = store.representation(final, links(final))
+            return data, 201, {"Location": data["links"]["self"]}
+        raise _stored_failure(final)
+    data = shown(final)
+    headers = {"Location": data["links"]["self"]}
+    if "respond-async" in request.headers.get("Prefer", "").lower():
+        headers["Preference-Applied"] = "respond-async"
+    return data, 202, headers
+
+
+def _stored_failure(submission: Submission) -> ApiError:
+    """A queued submission that ended rejected (422) or failed (503), as an error."""
+    message = submission.error or f"The submission {submission.status}."
+    headers = {"X-Submission-Id": submission.public_id}
+    if submission.status == "rejected":
+        return ApiError(422, message, {"code": [message]}, headers)
+    return ApiError(503, f"Grading failed: {message}", headers={**headers, "Retry-After": "5"})
 
 
 def _failure(failed: store.GradingFailedError) -> ApiError:
@@ -138,10 +258,11 @@ def visible_submission(public_id: str) -> Submission:
 @blp.alt_response(404, schema=ErrorSchema, description="No such submission (or not yours)")
 @blp.doc(security=[*BEARER, {}])
 def submission(public_id: str) -> dict[str, Any]:
-    """A submission and its result. Submissions made with a student token are visible only
-    with that token (or the instructors')."""
+    """A submission and its result: ``queued`` (with its position), ``grading``, then
+    ``graded``, ``rejected`` or ``failed``. Submissions made with a student token are
+    visible only with that token (or the instructors')."""
     found = visible_submission(public_id)
-    return store.representation(found, links(found))
+    return shown(found)
 
 
 @blp.route("/<public_id>/plot.<fmt>")

@@ -130,6 +130,21 @@
     title.focus();
   }
 
+  // a queued submission (a server with a job queue): its place, until it is graded
+  async function follow(data) {
+    while (data.status === "queued" || data.status === "grading") {
+      const waiting = data.status === "queued"
+        ? "Queued" + (data.position ? ": number " + data.position + " in line" : "") + "…"
+        : "Grading…";
+      result.replaceChildren(element("p", waiting, { class: "hint", role: "status" }));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const response = await fetch(data.page, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error("lost track of the submission");
+      data = await response.json();
+    }
+    return data;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
@@ -138,8 +153,10 @@
       const response = await fetch(form.action, {
         method: "POST", body: new FormData(form), headers: { Accept: "application/json" },
       });
-      const data = await response.json();
-      if (response.status === 201) showResult(data);
+      let data = await response.json();
+      if (response.status === 202) data = await follow(data);
+      if (data.status === "graded") showResult(data);
+      else if (response.status === 202) showError("Not graded", data.failure || "The submission " + data.status + ".");
       else showError(response.status === 503 ? "Busy" : "Not graded", data.message);
     } catch (error) {
       showError("Not sent", "The server could not be reached; your code is kept here. Try again in a moment.");
@@ -147,4 +164,32 @@
       button.disabled = false;
     }
   });
+})();
+
+// a submission page still waiting for its grade: look again every second and put the
+// graded page's content in place (without the script, the page refreshes itself)
+(function () {
+  const pending = document.getElementById("pending");
+  if (!pending) return;
+  const main = document.getElementById("main");
+  async function look() {
+    try {
+      const response = await fetch(pending.dataset.follow, { headers: { Accept: "application/json" } });
+      const data = await response.json();
+      if (data.status === "queued" || data.status === "grading") {
+        pending.textContent = data.status === "queued"
+          ? "Waiting for a grading worker" + (data.position ? ": number " + data.position + " in the queue" : "") +
+            ". This page fills in the result when it is ready."
+          : "Being graded now. This page fills in the result when it is ready.";
+        setTimeout(look, 1000);
+        return;
+      }
+      const page = await fetch(pending.dataset.follow, { headers: { Accept: "text/html" } });
+      const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
+      main.replaceChildren(...fresh.getElementById("main").childNodes);
+    } catch (error) {
+      setTimeout(look, 3000);
+    }
+  }
+  setTimeout(look, 1000);
 })();

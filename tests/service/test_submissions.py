@@ -21,7 +21,7 @@ SOLUTION = source("gd")
 SYNTAX_ERROR = "def update(params, grad, lr, state, **hyper)\n    return params\n"
 #: What a submission's record adds to the grade's JSON.
 RECORD_FIELDS = {"id", "status", "student", "created_at", "graded_at", "failure", "timings",
-                 "links"}
+                 "links", "position", "attempts"}
 
 
 def stored(app, public_id: str) -> Submission:

@@ -1,0 +1,342 @@
+"""The job queue of a scaled-out gdlab: RQ on Redis (``GDLAB_REDIS_URL``).
+
+The web tier commits a submission (``queued``) and then enqueues a job that carries only
+its id; a ``gdlab worker`` takes the job, reads code and exercise from the database,
+grades and writes the result. The database is the truth, Redis only a work list, so
+nothing is lost when Redis or a worker is:
+
+- job ids are deterministic (``gdlab-<submission>-<attempt>``), so enqueueing twice is
+  harmless, and a worker claims a submission with a conditional UPDATE (only if still
+  ``queued``) and writes its result with another (only if still ``grading``): a result is
+  written once, whoever else holds a copy of the job;
+- every worker writes a heartbeat key (a few seconds' TTL) to Redis, and a reconciler
+  (run by the workers, one at a time through a Redis lock) enqueues again the ``queued``
+  submissions whose job is not in Redis (Redis restarted empty, or was down when they
+  came), and re-queues, at most ``GDLAB_MAX_ATTEMPTS`` starts in all, the ``grading``
+  ones whose worker has no heartbeat (it died mid-job); past that bound they are
+  ``failed`` with a sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select, update
+
+from service.config import Config
+from service.db import Database
+from service.models import Submission, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two heartbeats of a worker, and how long one stays valid.
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_TTL = 6
+#: Seconds between two reconciliations (by whichever worker takes the lock).
+RECONCILE_INTERVAL = 2.0
+#: Seconds a ``queued`` row may wait for its job to reach Redis (the web tier commits
+#: before it enqueues) before the reconciler enqueues it itself.
+QUEUED_GRACE = 5.0
+#: Seconds past the sandbox's time limit a job may run before RQ stops it.
+JOB_TIMEOUT_MARGIN = 60
+#: The function a job runs (a string: the web tier need not import the worker's code).
+JOB_FUNCTION = "service.worker.grade_job"
+#: Errors that mean "Redis is not there right now".
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def connect(url: str, *, blocking: bool = False) -> redis.Redis:
+    """A Redis client for ``url``.
+
+    The web tier's (``blocking=False``) gives up within a couple of seconds so that a Redis
+    outage never holds a request; a worker's waits on the queue (RQ's blocking pop) and so
+    has no read timeout.
+    """
+    if blocking:
+        return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def job_id(submission_id: int, attempt: int) -> str:
+    """The RQ job id of a submission's ``attempt``-th start (1-based).
+
+    Examples
+    --------
+    >>> job_id(42, 1)
+    'gdlab-42-1'
+    """
+    return f"gdlab-{submission_id}-{attempt}"
+
+
+def timeout_of(config: Config) -> int:
+    """Seconds RQ lets one grading job run before it stops it."""
+    return int(config.sandbox_limits.time_limit * 4) + JOB_TIMEOUT_MARGIN
+
+
+def make_queue(connection: redis.Redis, name: str) -> Queue:
+    """The RQ queue ``name`` on ``connection``."""
+    return Queue(name, connection=connection)
+
+
+def enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int) -> None:
+    """Put a submission's job on the queue (Redis errors propagate)."""
+    queue.enqueue(JOB_FUNCTION, submission_id, job_id=job_id(submission_id, attempt),
+                  job_timeout=job_timeout, result_ttl=600, failure_ttl=3600,
+                  description=f"grade submission {submission_id} (start {attempt})")
+
+
+def try_enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int) -> bool:
+    """:func:`enqueue`, but Redis being down is logged, not raised: the submission is in
+    the database, and the reconciler enqueues it when Redis is back."""
+    try:
+        enqueue(queue, submission_id, attempt, job_timeout)
+        return True
+    except REDIS_ERRORS as error:
+        log.warning("submission %s kept, not yet queued (Redis: %s)", submission_id, error)
+        return False
+
+
+def position(queue: Queue, submission: Submission) -> int | None:
+    """1-based place of a queued submission in the queue (None: not in it, or Redis down)."""
+    try:
+        index = queue.get_job_position(job_id(submission.id, submission.attempts + 1))
+    except REDIS_ERRORS:
+        return None
+    return None if index is None else index + 1
+
+
+def redis_reachable(connection: redis.Redis) -> bool:
+    """Whether Redis answers PING."""
+    try:
+        return bool(connection.ping())
+    except REDIS_ERRORS:
+        return False
+
+
+# --- workers' heartbeats ---------------------------------------------------------------
+
+
+def new_worker_name() -> str:
+    """``host:pid:nonce``: unique even when a pid is reused on a host."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class WorkerInfo:
+    """What a worker says of itself in its heartbeat."""
+
+    name: str
+    host: str
+    pid: int
+    started_at: float
+    jobs_done: int = 0
+    last_heartbeat: float = 0.0
+    current: str | None = None
+
+
+def _heartbeat_prefix(queue_name: str) -> str:
+    return f"gdlab:{queue_name}:worker:"
+
+
+def write_heartbeat(connection: redis.Redis, queue_name: str, info: WorkerInfo) -> None:
+    """Say that ``info``'s worker is alive, for :data:`HEARTBEAT_TTL` seconds."""
+    info.last_heartbeat = time.time()
+    connection.set(_heartbeat_prefix(queue_name) + info.name, json.dumps(asdict(info)),
+                   ex=HEARTBEAT_TTL)
+
+
+def remove_heartbeat(connection: redis.Redis, queue_name: str, name: str) -> None:
+    """A worker stopping cleanly says so at once."""
+    connection.delete(_heartbeat_prefix(queue_name) + name)
+
+
+def live_workers(connection: redis.Redis, queue_name: str) -> list[WorkerInfo]:
+    """The workers whose heartbeat is current, by name."""
+    keys = sorted(connection.scan_iter(match=_heartbeat_prefix(queue_name) + "*", count=500))
+    values = connection.mget(keys) if keys else []
+    return [WorkerInfo(**json.loads(value)) for value in values if value is not None]
+
+
+# --- the reconciler ----------------------------------------------------------------------
+
+
+@dataclass
+class Reconciled:
+    """What a reconciliation did."""
+
+    enqueued: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def interrupted_message(attempts: int) -> str:
+    """Why a submission whose workers kept dying is failed.
+
+    Examples
+    --------
+    >>> interrupted_message(3)
+    'Grading was interrupted 3 times (the grading worker stopped); please submit again.'
+    """
+    return (f"Grading was interrupted {attempts} times (the grading worker stopped); "
+            "please submit again.")
+
+
+def reconcile(db: Database, queue: Queue, max_attempts: int, job_timeout: int,
+              now: dt.datetime | None = None) -> Reconciled:
+    """Enqueue again what Redis lost and take back what dead workers held.
+
+    Parameters
+    ----------
+    db : Database
+        The submissions.
+    queue : Queue
+        The queue (its Redis must answer).
+    max_attempts : int
+        Starts of one submission before it is failed.
+    job_timeout : int
+        RQ's timeout of a job.
+    now : datetime, optional
+        The present (UTC), for tests.
+    """
+    now = now or utcnow()
+    done = Reconciled()
+    _enqueue_missing(db, queue, now, job_timeout=job_timeout, done=done)
+    _take_back_orphans(db, queue, now, max_attempts=max_attempts, job_timeout=job_timeout,
+                       done=done)
+    return done
+
+
+def _enqueue_missing(db: Database, queue: Queue, now: dt.datetime, *, job_timeout: int,
+                     done: Reconciled) -> None:
+    cutoff = now - dt.timedelta(seconds=QUEUED_GRACE)
+    with db.session() as session:
+        rows = session.execute(
+            select(Submission.id, Submission.attempts)
+            .where(Submission.status == "queued", Submission.queued_at < cutoff)
+            .order_by(Submission.queued_at)).all()
+    for submission_id, attempts in rows:
+        status = _job_status(queue, job_id(submission_id, attempts + 1))
+        if status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED) \
+                and _still_queued(db, submission_id, attempts):
+            enqueue(queue, submission_id, attempts + 1, job_timeout)
+            done.enqueued.append(submission_id)
+
+
+def _still_queued(db: Database, submission_id: int, attempts: int) -> bool:
+    """Whether the submission still waits for the same start (a worker may have taken it
+    since the list was read)."""
+    with db.session() as session:
+        row = session.get(Submission, submission_id)
+        return row is not None and row.status == "queued" and row.attempts == attempts
+
+
+def _job_status(queue: Queue, ident: str) -> JobStatus | None:
+    job = Job.fetch(ident, connection=queue.connection) if Job.exists(
+        ident, queue.connection) else None
+    return None if job is None else job.get_status(refresh=False)
+
+
+def _take_back_orphans(db: Database, queue: Queue, now: dt.datetime, *, max_attempts: int,
+                       job_timeout: int, done: Reconciled) -> None:
+    alive = {info.name for info in live_workers(queue.connection, queue.name)}
+    cutoff = now - dt.timedelta(seconds=HEARTBEAT_TTL)
+    with db.session() as session:
+        rows = session.execute(
+            select(Submission.id, Submission.worker, Submission.attempts)
+            .where(Submission.status == "grading", Submission.worker.is_not(None),
+                   Submission.started_at < cutoff)).all()
+    for submission_id, worker, attempts in rows:
+        if worker in alive:
+            continue
+        if attempts >= max_attempts:
+            values: dict[str, Any] = {"status": "failed", "graded_at": now,
+                                      "error": interrupted_message(attempts)}
+        else:
+            values = {"status": "queued", "queued_at": now, "worker": None}
+        with db.session() as session:
+            taken = session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.status == "grading",
+                       Submission.worker == worker)
+                .values(**values)).rowcount
+        if not taken:
+            continue  # it finished meanwhile
+        if values["status"] == "failed":
+            done.failed.append(submission_id)
+        else:
+            enqueue(queue, submission_id, attempts + 1, job_timeout)
+            done.requeued.append(submission_id)
+
+
+def reconcile_once(db: Database, queue: Queue, max_attempts: int, job_timeout: int) -> \
+        Reconciled | None:
+    """:func:`reconcile` if no other worker did within :data:`RECONCILE_INTERVAL` (a Redis
+    lock); None when it was another's turn."""
+    lock = f"gdlab:{queue.name}:reconciling"
+    if not queue.connection.set(lock, "1", nx=True, px=int(RECONCILE_INTERVAL * 1000)):
+        return None
+    return reconcile(db, queue, max_attempts, job_timeout)
+
+
+# --- what instructors see ----------------------------------------------------------------
+
+
+@dataclass
+class QueueStats:
+    """The queue as instructors see it."""
+
+    mode: str
+    redis: bool | None
+    queued: int
+    oldest_queued_seconds: float | None
+    in_redis: int | None
+    running: list[dict[str, Any]]
+    workers: list[dict[str, Any]]
+
+
+def stats(db: Database, queue: Queue | None) -> QueueStats:
+    """Queued count and oldest age, running jobs and live workers."""
+    now = utcnow()
+    with db.session() as session:
+        queued, oldest = session.execute(
+            select(func.count(), func.min(Submission.queued_at))
+            .where(Submission.status == "queued")).one()
+        running = session.execute(
+            select(Submission.public_id, Submission.exercise, Submission.worker,
+                   Submission.started_at, Submission.attempts)
+            .where(Submission.status == "grading").order_by(Submission.started_at)).all()
+    workers: list[dict[str, Any]] = []
+    in_redis = None
+    reachable = None if queue is None else redis_reachable(queue.connection)
+    if queue is not None and reachable:
+        try:
+            in_redis = queue.count
+            workers = [{"name": w.name, "host": w.host, "pid": w.pid, "jobs_done": w.jobs_done,
+                        "last_heartbeat": _utc(w.last_heartbeat), "current": w.current}
+                       for w in live_workers(queue.connection, queue.name)]
+        except REDIS_ERRORS:
+            reachable = False
+    return QueueStats(
+        mode="embedded" if queue is None else "queue", redis=reachable, queued=queued,
+        oldest_queued_seconds=(None if oldest is None
+                               else round((now - oldest).total_seconds(), 3)),
+        in_redis=in_redis,
+        running=[{"id": public_id, "exercise": exercise, "worker": worker,
+                  "started_at": started, "attempts": attempts}
+                 for public_id, exercise, worker, started, attempts in running],
+        workers=workers)
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)

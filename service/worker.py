@@ -1,0 +1,132 @@
+"""``gdlab worker``: a grading worker of the job queue (see :mod:`service.queue`).
+
+It prepares the database, owns a sandbox runner (started here, as ``gdlab serve`` starts
+one, or the one at ``GDLAB_SANDBOX_SOCKET``), and takes jobs from Redis one at a time.
+Any number of workers may run on any number of machines; each needs only
+``GDLAB_REDIS_URL`` and ``GDLAB_DATABASE_URL``.
+
+RQ's :class:`~rq.SimpleWorker` runs each job in this process instead of forking a work
+horse per job (RQ's default ``Worker``): the isolation of student code is the sandbox's,
+not a fork's, and staying in one process keeps what grading reuses warm, the exercises'
+reference runs (computed once per exercise version) and the connection to the runner.
+A worker killed mid-job loses nothing: the reconciler gives its submission to another.
+
+A thread beside the work loop writes the worker's heartbeat every second and, when it is
+this worker's turn (a Redis lock), reconciles the queue with the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from rq import SimpleWorker
+
+from grader.sandbox import Sandbox
+from service import queue as jobs
+from service import submissions as store
+from service.app import prepare_database
+from service.config import Config
+from service.state import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerContext:
+    """What this worker process's jobs use."""
+
+    services: Services
+    info: jobs.WorkerInfo
+
+
+_context: WorkerContext | None = None
+
+
+def grade_job(submission_id: int) -> str:
+    """The job: grade stored submission ``submission_id``; what became of it."""
+    if _context is None:
+        raise RuntimeError("grade_job runs in a `gdlab worker` process")
+    services, info = _context.services, _context.info
+    try:
+        services.sandbox.start()  # starts the runner again if it died
+    except Exception:  # the job then fails in the sandbox and says so in the record
+        log.exception("the sandbox runner cannot be started")
+    info.current = str(submission_id)
+    try:
+        outcome = store.grade_stored(services, submission_id, info.name)
+    finally:
+        info.current = None
+        info.jobs_done += 1
+    log.info("submission %s: %s", submission_id, outcome)
+    return outcome
+
+
+def _keep_alive(config: Config, services: Services, info: jobs.WorkerInfo,
+                stop: threading.Event) -> None:
+    """Heartbeat every second; reconcile when it is this worker's turn."""
+    connection = jobs.connect(config.redis_url or "")
+    queue = jobs.make_queue(connection, config.queue_name)
+    while not stop.wait(jobs.HEARTBEAT_INTERVAL):
+        try:
+            jobs.write_heartbeat(connection, config.queue_name, info)
+            done = jobs.reconcile_once(services.db, queue, config.max_attempts,
+                                       jobs.timeout_of(config))
+            if done and (done.enqueued or done.requeued or done.failed):
+                log.warning("reconciled: enqueued %s, re-queued %s, failed %s",
+                            done.enqueued, done.requeued, done.failed)
+        except jobs.REDIS_ERRORS as error:
+            log.warning("Redis is not answering (%s); retrying", error)
+        except Exception:  # the next round tries again; the work loop must go on
+            log.exception("heartbeat or reconciliation failed")
+
+
+def run_worker(config: Config, *, burst: bool = False) -> int:
+    """Take and grade jobs until stopped (SIGTERM: after the current job); with ``burst``,
+    until the queue is empty. Returns the exit status."""
+    global _context  # noqa: PLW0603 (the jobs of this process find their services here)
+    if config.redis_url is None:
+        raise ValueError("gdlab worker needs GDLAB_REDIS_URL")
+    prepared = prepare_database(config)
+    runtime = tempfile.mkdtemp(prefix="gdlab-worker-")
+    if config.sandbox_socket is None:
+        sandbox = Sandbox(config.sandbox_limits, runtime_dir=runtime)
+    else:
+        sandbox = Sandbox(config.sandbox_limits, socket_path=config.sandbox_socket)
+    stop = threading.Event()
+    info = jobs.WorkerInfo(*_identity())
+    connection = jobs.connect(config.redis_url, blocking=True)
+    try:
+        sandbox.start()
+        services = Services(config=config, db=prepared.db, sandbox=sandbox,
+                            instructor_hash=prepared.instructor_hash, owns_sandbox=True)
+        _context = WorkerContext(services, info)
+        jobs.write_heartbeat(connection, config.queue_name, info)
+        keeper = threading.Thread(target=_keep_alive, args=(config, services, info, stop),
+                                  name="gdlab-heartbeat", daemon=True)
+        keeper.start()
+        worker = SimpleWorker([jobs.make_queue(connection, config.queue_name)],
+                              connection=connection, name=info.name)
+        log.warning("gdlab worker %s: queue %r, sandbox runner on %s", info.name,
+                    config.queue_name, sandbox.socket_path)
+        worker.work(burst=burst, logging_level="WARNING")
+        return 0
+    finally:
+        stop.set()
+        _context = None
+        with contextlib.suppress(*jobs.REDIS_ERRORS):
+            jobs.remove_heartbeat(connection, config.queue_name, info.name)
+        sandbox.close()
+        prepared.db.engine.dispose()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _identity() -> tuple[str, str, int, float]:
+    return jobs.new_worker_name(), socket.gethostname(), os.getpid(), time.time()

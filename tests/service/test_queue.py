@@ -1,0 +1,355 @@
+"""The job queue in-process: the API's asynchronous form, the operations a worker runs, the
+reconciler, callbacks, and bad input. A private redis-server (tests/redis_server.py) holds
+the queue; the "worker" here is :func:`service.submissions.grade_stored`, which is what
+``gdlab worker`` runs per job (tests/integration/test_queue.py runs the real processes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from service import callbacks
+from service import queue as jobs
+from service import submissions as store
+from service.models import Submission, utcnow
+from tests.redis_server import RedisServer, free_port
+
+from .conftest import API, INSTRUCTOR, assert_error, bearer, services_of, source, submit
+
+SOLUTION = source("gd")
+
+
+@pytest.fixture
+def queued_app(make_app: Callable[..., Flask], redis_server: RedisServer,
+               queue_name: str) -> Flask:
+    """An app with a job queue of its own (and no worker: the tests play it)."""
+    return make_app(redis_url=redis_server.url, queue_name=queue_name, submit_wait=0.2)
+
+
+def row(app: Flask, public_id: str) -> Submission:
+    """The stored submission."""
+    with services_of(app).db.session() as session:
+        return session.scalars(select(Submission).where(Submission.public_id == public_id)).one()
+
+
+def post_async(client: Any, code: str = SOLUTION, **fields: Any) -> Any:
+    """POST asking not to wait."""
+    return client.post(f"{API}/submissions?wait=false",
+                       json={"exercise": "gd", "code": code, **fields})
+
+
+def test_a_submission_not_waited_for_is_queued_with_its_position(queued_app: Flask) -> None:
+    client = queued_app.test_client()
+    first, second = post_async(client), post_async(client)
+    assert first.status_code == 202 and second.status_code == 202
+    body = second.get_json()
+    assert body["status"] == "queued" and body["score"] is None
+    assert body["position"] == 2
+    assert second.headers["Location"] == body["links"]["self"]
+    shown = client.get(body["links"]["self"]).get_json()
+    assert shown["status"] == "queued" and shown["position"] == 2
+    assert client.get(first.get_json()["links"]["self"]).get_json()["position"] == 1
+    # the job carries only the submission's id
+    queue = services_of(queued_app).queue
+    job = queue.fetch_job(jobs.job_id(row(queued_app, body["id"]).id, 1))
+    assert job.args == (row(queued_app, body["id"]).id,)
+
+
+def test_prefer_respond_async_is_applied(queued_app: Flask) -> None:
+    answer = queued_app.test_client().post(
+        f"{API}/submissions", json={"exercise": "gd", "code": SOLUTION},
+        headers={"Prefer": "respond-async"})
+    assert answer.status_code == 202
+    assert answer.headers["Preference-Applied"] == "respond-async"
+
+
+def test_the_wait_bound_passing_answers_202(queued_app: Flask) -> None:
+    answer = submit(queued_app.test_client(), "gd", SOLUTION)  # waits 0.2 s, no worker
+    assert answer.status_code == 202
+    assert answer.get_json()["status"] == "queued"
+
+
+def test_a_worker_grades_it_once_and_the_waiting_request_answers_201(
+        make_app: Callable[..., Flask], redis_server: RedisServer, queue_name: str) -> None:
+    queued_app = make_app(redis_url=redis_server.url, queue_name=queue_name, submit_wait=60)
+    state = services_of(queued_app)
+    outcomes: list[str] = []
+
+    def worker() -> None:  # takes the first queued submission, as a job would give it
+        while not outcomes:
+            with state.db.session() as session:
+                waiting = session.scalars(select(Submission.id)
+                                          .where(Submission.status == "queued")).first()
+            if waiting is not None:
+                outcomes.append(store.grade_stored(state, waiting, "test-worker"))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        answer = submit(queued_app.test_client(), "gd", SOLUTION)  # waits up to 60 s
+    finally:
+        thread.join(60)
+    assert outcomes == ["graded"]
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "graded" and body["score"] == 100.0
+    stored = row(queued_app, body["id"])
+    assert stored.attempts == 1 and stored.worker == "test-worker"
+    # the same job again (a duplicate enqueue, a worker thought dead): nothing is rewritten
+    assert store.grade_stored(state, stored.id, "another") == "skipped"
+    assert row(queued_app, body["id"]).graded_at == stored.graded_at
+
+
+def test_a_rejected_queued_submission_says_why(queued_app: Flask) -> None:
+    client = queued_app.test_client()
+    body = post_async(client, code="def update(:\n").get_json()
+    state = services_of(queued_app)
+    assert store.grade_stored(state, row(queued_app, body["id"]).id, "w") == "rejected"
+    shown = client.get(body["links"]["self"]).get_json()
+    assert shown["status"] == "rejected" and "line" in shown["failure"]
+
+
+def test_a_worker_meeting_a_submission_it_cannot_load_fails_it_and_goes_on(
+        queued_app: Flask) -> None:
+    client = queued_app.test_client()
+    body = post_async(client).get_json()
+    state = services_of(queued_app)
+    stored = row(queued_app, body["id"])
+    with state.db.session() as session:
+        session.execute(update(Submission).where(Submission.id == stored.id)
+                        .values(exercise="withdrawn-exercise"))
+    assert store.grade_stored(state, stored.id, "w") == "failed"
+    failed = row(queued_app, body["id"])
+    assert failed.status == "failed"
+    assert "withdrawn-exercise" in failed.error and "submit again" in failed.error
+    assert store.grade_stored(state, 10**9, "w") == "skipped"  # no such submission
+    other = post_async(client).get_json()
+    assert store.grade_stored(state, row(queued_app, other["id"]).id, "w") == "graded"
+
+
+def test_the_reconciler_enqueues_what_redis_lost(queued_app: Flask,
+                                                 redis_server: RedisServer) -> None:
+    state = services_of(queued_app)
+    body = post_async(queued_app.test_client()).get_json()
+    stored = row(queued_app, body["id"])
+    state.queue.connection.delete(state.queue.key)  # the queue's list, gone
+    state.queue.connection.delete(f"rq:job:{jobs.job_id(stored.id, 1)}")
+    assert jobs.position(state.queue, stored) is None
+    # within the grace period the web tier may still be enqueueing it: left alone
+    assert jobs.reconcile(state.db, state.queue, 3, 60).enqueued == []
+    later = utcnow() + dt.timedelta(seconds=jobs.QUEUED_GRACE + 1)
+    assert jobs.reconcile(state.db, state.queue, 3, 60, now=later).enqueued == [stored.id]
+    assert jobs.position(state.queue, stored) == 1
+    # and once more changes nothing: the job is there
+    assert jobs.reconcile(state.db, state.queue, 3, 60, now=later).enqueued == []
+
+
+def test_the_reconciler_takes_back_what_a_dead_worker_held(queued_app: Flask) -> None:
+    state = services_of(queued_app)
+    body = post_async(queued_app.test_client()).get_json()
+    stored = row(queued_app, body["id"])
+    assert store.claim(state, stored.id, "dead-worker") is not None  # then it died
+    alive = jobs.WorkerInfo("live-worker", "here", 1, 0.0)
+    jobs.write_heartbeat(state.queue.connection, state.queue.name, alive)
+    later = utcnow() + dt.timedelta(seconds=3 * jobs.HEARTBEAT_TTL)
+    done = jobs.reconcile(state.db, state.queue, 2, 60, now=later)
+    assert done.requeued == [stored.id]
+    again = row(queued_app, body["id"])
+    assert again.status == "queued" and again.worker is None and again.attempts == 1
+    assert jobs.position(state.queue, again) is not None  # as job gdlab-<id>-2
+    # a live worker's submission is left alone
+    assert store.claim(state, stored.id, "live-worker") is not None
+    assert jobs.reconcile(state.db, state.queue, 2, 60, now=later).requeued == []
+    # the second start's worker dies too: at the bound of 2 starts, it is failed
+    with state.db.session() as session:
+        session.execute(update(Submission).where(Submission.id == stored.id)
+                        .values(worker="dead-again"))
+    done = jobs.reconcile(state.db, state.queue, 2, 60, now=later)
+    assert done.failed == [stored.id]
+    failed = row(queued_app, body["id"])
+    assert failed.status == "failed" and failed.error == jobs.interrupted_message(2)
+
+
+def test_redis_down_keeps_the_submission_and_health_says_so(
+        make_app: Callable[..., Flask]) -> None:
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")  # nobody listens
+    client = app.test_client()
+    answer = submit(client, "gd", SOLUTION)
+    assert answer.status_code == 202
+    assert row(app, answer.get_json()["id"]).status == "queued"
+    health = client.get("/health").get_json()
+    assert health["status"] == "degraded"
+    assert health["queue"] == {"configured": True, "redis": False, "workers": None}
+    stats = client.get(f"{API}/queue", headers=INSTRUCTOR).get_json()
+    assert stats["redis"] is False and stats["queued"] == 1
+
+
+def test_the_queue_endpoint_shows_queued_running_and_workers(queued_app: Flask) -> None:
+    client = queued_app.test_client()
+    state = services_of(queued_app)
+    for _ in range(3):
+        post_async(client)
+    body = post_async(client).get_json()
+    store.claim(state, row(queued_app, body["id"]).id, "w-1")
+    jobs.write_heartbeat(state.queue.connection, state.queue.name,
+                         jobs.WorkerInfo("w-1", "grader-host", 4242, 0.0, jobs_done=7))
+    stats = client.get(f"{API}/queue", headers=INSTRUCTOR).get_json()
+    assert stats["mode"] == "queue" and stats["redis"] is True
+    assert stats["queued"] == 3 and stats["oldest_queued_seconds"] >= 0
+    assert [r["id"] for r in stats["running"]] == [body["id"]]
+    assert stats["workers"][0] | {"last_heartbeat": None} == {
+        "name": "w-1", "host": "grader-host", "pid": 4242, "jobs_done": 7,
+        "last_heartbeat": None, "current": None}
+    assert client.get("/health").get_json()["queue"] == {
+        "configured": True, "redis": True, "workers": 1}
+
+
+def test_without_a_queue_nothing_changes(make_app: Callable[..., Flask]) -> None:
+    client = make_app().test_client()
+    answer = client.post(f"{API}/submissions?wait=false",
+                         json={"exercise": "gd", "code": SOLUTION})
+    assert answer.status_code == 201 and answer.get_json()["status"] == "graded"
+    stats = client.get(f"{API}/queue", headers=INSTRUCTOR).get_json()
+    assert stats["mode"] == "embedded" and stats["workers"] == []
+    assert client.get("/health").get_json()["queue"]["configured"] is False
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "headers", "status", "field"), [
+    ("?wait=maybe", {}, 422, "wait"),
+    ("?wait=false&colour=blue", {}, 422, "colour"),
+    ("", {"Prefer": "respond-eventually"}, 400, "Prefer"),
+    ("", {"Prefer": "wait=soon"}, 400, "Prefer"),
+])
+def test_bad_wait_or_prefer_is_a_clear_4xx(queued_app: Flask, query: str,
+                                           headers: dict[str, str], status: int,
+                                           field: str) -> None:
+    answer = queued_app.test_client().post(f"{API}/submissions{query}", headers=headers,
+                                           json={"exercise": "gd", "code": SOLUTION})
+    body = assert_error(answer, status)
+    assert field in body["errors"]
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("ftp://lms.example.org/hook", "http"),
+    ("not a url", "http"),
+    ("http://127.0.0.1:9/hook", "private"),
+    ("http://[::1]/hook", "private"),
+    ("http://169.254.169.254/latest/meta-data", "private"),
+    ("http://10.1.2.3/hook", "private"),
+    ("http://user:pw@lms.example.org/hook", "password"),
+    ("http://no-such-host.invalid/hook", "resolved"),
+])
+def test_callback_urls_that_are_not_safe_are_refused(queued_app: Flask, url: str,
+                                                     words: str) -> None:
+    answer = post_async(queued_app.test_client(), callback_url=url)
+    body = assert_error(answer, 422)
+    assert "callback_url" in body["errors"] and words in body["message"]
+
+
+def test_private_callbacks_may_be_allowed(make_app: Callable[..., Flask],
+                                          redis_server: RedisServer, queue_name: str) -> None:
+    app = make_app(redis_url=redis_server.url, queue_name=queue_name,
+                   callback_allow_private=True)
+    answer = post_async(app.test_client(), callback_url="http://127.0.0.1:9/hook")
+    assert answer.status_code == 202
+    assert row(app, answer.get_json()["id"]).callback_url == "http://127.0.0.1:9/hook"
+
+
+def test_unknown_submission_and_queue_without_the_instructor_token(
+        queued_app: Flask) -> None:
+    client = queued_app.test_client()
+    assert_error(client.get(f"{API}/submissions/no-such-id"), 404)
+    assert_error(client.get(f"{API}/queue"), 401)
+    student = client.post(f"{API}/students", json={"name": "ada"}, headers=INSTRUCTOR)
+    assert_error(client.get(f"{API}/queue", headers=bearer(student.get_json()["token"])), 403)
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Records what it is sent; answers with the next of ``statuses``."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    statuses: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        """Record the callback."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((dict(self.headers), body))
+        self.send_response(Receiver.statuses.pop(0) if Receiver.statuses else 204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    """A local HTTP endpoint that records callbacks: its URL."""
+    Receiver.received, Receiver.statuses = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_callback_is_signed_and_retried_with_backoff(make_app: Callable[..., Flask],
+                                                       receiver: str) -> None:
+    app = make_app(callback_secret="course-secret-123", callback_allow_private=True)
+    state = services_of(app)
+    graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION,
+                         callback_url=receiver)
+    # grading scheduled the delivery, in the background
+    deadline = time.monotonic() + 30
+    while row(app, graded.submission.public_id).callback_status is None:
+        assert time.monotonic() < deadline, "the callback was never delivered"
+        time.sleep(0.05)
+    assert row(app, graded.submission.public_id).callback_status.startswith("delivered")
+    headers, sent = Receiver.received[-1]
+    expected = hmac.new(b"course-secret-123", sent, hashlib.sha256).hexdigest()
+    assert headers[callbacks.SIGNATURE_HEADER] == f"sha256={expected}"
+    assert json.loads(sent)["id"] == graded.submission.public_id
+    # delivered again, by hand, to a receiver failing twice
+    Receiver.statuses = [500, 503]
+    body = callbacks.body_of(store.representation(
+        graded.submission, store.submission_links(graded.submission.public_id, "gd")))
+    waits: list[float] = []
+    outcome = callbacks.deliver(state.db, callbacks.Delivery(
+        graded.submission.id, receiver, body, "course-secret-123", True), waits.append)
+    assert outcome.startswith("delivered") and "attempt 3" in outcome
+    assert waits == list(callbacks.BACKOFF[:2])
+    headers, sent = Receiver.received[-1]
+    expected = hmac.new(b"course-secret-123", sent, hashlib.sha256).hexdigest()
+    assert headers[callbacks.SIGNATURE_HEADER] == f"sha256={expected}"
+    assert json.loads(sent)["score"] == 100.0
+    assert row(app, graded.submission.public_id).callback_status == outcome
+
+
+def test_a_callback_refused_by_its_receiver_is_not_retried(make_app: Callable[..., Flask],
+                                                           receiver: str) -> None:
+    app = make_app(callback_allow_private=True)
+    state = services_of(app)
+    graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION)
+    Receiver.statuses = [410]
+    waits: list[float] = []
+    outcome = callbacks.deliver(state.db, callbacks.Delivery(
+        graded.submission.id, receiver, b"{}", "s", True), waits.append)
+    assert outcome == "HTTP 410 after 1 attempt(s)" and waits == []
