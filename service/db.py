@@ -103,8 +103,10 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 def upgrade(engine: Engine, lock_dir: Path | None = None) -> None:
     """Create or upgrade the schema to the newest migration.
 
-    Several worker processes may start at once: with ``lock_dir`` they take turns through
-    a file lock there, and the later ones find nothing left to do.
+    Several processes may start at once (gunicorn's workers, queue workers on other
+    machines): on SQLite, with ``lock_dir``, they take turns through a file lock there; on
+    PostgreSQL through an advisory lock held by the migrating transaction. The later ones
+    find nothing left to do.
     """
     config = alembic_config(engine)
     if lock_dir is None:
@@ -116,8 +118,16 @@ def upgrade(engine: Engine, lock_dir: Path | None = None) -> None:
         _upgrade(engine, config)
 
 
+#: The PostgreSQL advisory lock migrations take turns on (any constant of gdlab's own).
+MIGRATION_LOCK = 0x6764_6C61_62  # "gdlab"
+
+
 def _upgrade(engine: Engine, config: AlembicConfig) -> None:
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # released with the transaction, after the schema changes are committed
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

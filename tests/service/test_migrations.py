@@ -85,3 +85,31 @@ def test_the_comparison_would_see_a_difference(empty_db, tmp_path):
     with empty_db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), extra)
     assert [entry[0] for entry in diff] == ["add_table"]
+
+
+def test_processes_starting_at_once_migrate_once(database_backend, database_url_for, tmp_path):
+    """Eight processes' worth of upgrades at the same moment on one empty database (the
+    web server's and the queue workers' at a stack's first start): none fails."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = database_url_for(tmp_path) or f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    dbs = [Database(url) for _ in range(8)]
+    for db in dbs:  # connected beforehand, so that they all start the same moment
+        db.engine.connect().close()
+    start = threading.Barrier(len(dbs))
+
+    def migrate(db: Database) -> None:
+        start.wait()
+        # as the app does: the file lock for SQLite only (on PostgreSQL the processes
+        # may be on different machines)
+        upgrade(db.engine, tmp_path if database_backend == "sqlite" else None)
+
+    try:
+        with ThreadPoolExecutor(len(dbs)) as pool:
+            list(pool.map(migrate, dbs))
+        with dbs[0].engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        for db in dbs:
+            db.engine.dispose()
