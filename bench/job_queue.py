@@ -1,8 +1,10 @@
 """Benchmark of grading through the job queue (web + Redis + ``gdlab worker``s + PostgreSQL)
-against grading inside the web server, measured in the same run.
+against grading inside the web server, measured in the same run. (Not ``queue.py``: in
+this folder that name would shadow the standard library's ``queue`` for every benchmark,
+and urllib3 imports it.)
 
-    .venv/bin/python bench/queue.py              (as root, for every sandbox layer)
-    .venv/bin/python bench/queue.py --burst 1000 --seconds 20
+    .venv/bin/python bench/job_queue.py              (as root, for every sandbox layer)
+    .venv/bin/python bench/job_queue.py --burst 1000 --seconds 20
 
 It starts a private ``redis-server`` and a database of its own on the PostgreSQL server at
 ``GDLAB_BENCH_POSTGRES`` (default: the local one, ``postgres`` maintenance database), then
