@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gdlab-installed
 
-.PHONY: setup browser run test pytest lint check-exercises compose-smoke bench clean
+.PHONY: setup browser run test pytest lint check-exercises compose-smoke bench bench-queue clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/api.py
+
+# the job queue against in-process grading (needs redis-server and PostgreSQL here)
+bench-queue: $(STAMP)
+	$(BIN)/python bench/job_queue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis seed-experiment.png

@@ -15,8 +15,11 @@ from http import HTTPStatus
 from typing import Any, ClassVar, NoReturn
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, NotFound
+
+from service.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +193,29 @@ def _unexpected(error: Exception) -> Response:
     return error_response(500, message)
 
 
+#: Seconds a client is asked to wait (Retry-After) when the database is unavailable.
+DATABASE_RETRY_AFTER = 5
+DATABASE_UNAVAILABLE = ("The database is not answering right now, so nothing was saved. "
+                        "Please try again in a few seconds.")
+
+
+def _database_error(error: SQLAlchemyError) -> Response:
+    """The database down or restarting is a 503 the client may retry (the transaction was
+    rolled back: nothing of the request was kept); any other database error is a bug."""
+    if not is_unavailable(error):
+        return _unexpected(error)
+    log.error("database unavailable: %s", error)
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if _wants_page():
+        return error_page(503, DATABASE_UNAVAILABLE, headers)
+    return error_response(503, DATABASE_UNAVAILABLE, {}, headers)
+
+
 def install_error_handlers(app: Flask) -> None:
     """Make every error of ``app`` a JSON error (after flask-smorest installed its own)."""
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(Exception, _unexpected)
 
 

@@ -4,9 +4,11 @@ upgraded by the Alembic migrations in ``service/migrations``; a test checks they
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 #: A submission's life: stored ``queued`` (job queue) or ``grading`` (graded in the web
 #: process), then one of the last three.
@@ -16,8 +18,49 @@ FINAL_STATUSES = ("graded", "rejected", "failed")
 
 
 def utcnow() -> dt.datetime:
-    """Now, in UTC, without tzinfo (SQLite keeps no zone; every time here is UTC)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Now, in UTC (timezone-aware).
+
+    Examples
+    --------
+    >>> utcnow().tzinfo is dt.UTC
+    True
+    """
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment kept as UTC in a plain ``DATETIME``/``TIMESTAMP`` column and read back
+    timezone-aware, the same on SQLite (which keeps no zone) and PostgreSQL.
+
+    The column stays zone-less on purpose: a ``timestamptz`` would be shown in each
+    session's zone on PostgreSQL and does not exist on SQLite; the migrations, and so the
+    schema, are the same on both. A naive value given to it is taken to be UTC already.
+
+    Examples
+    --------
+    >>> column = UtcDateTime()
+    >>> paris = dt.timezone(dt.timedelta(hours=1))
+    >>> column.process_bind_param(dt.datetime(2026, 1, 1, 13, tzinfo=paris), None)
+    datetime.datetime(2026, 1, 1, 12, 0)
+    >>> column.process_result_value(dt.datetime(2026, 1, 1, 12), None).isoformat()
+    '2026-01-01T12:00:00+00:00'
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None,
+                           dialect: Dialect | None) -> dt.datetime | None:
+        """An aware moment as naive UTC; a naive one as it is (already UTC)."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect | None) -> dt.datetime | None:
+        """The stored naive UTC moment, marked as UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -32,7 +75,7 @@ class Student(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Submission(Base):
@@ -59,14 +102,14 @@ class Submission(Base):
     job: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Why it was rejected or failed, in a sentence.
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    graded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    graded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     grading_ms: Mapped[float | None] = mapped_column(Float)
     sandbox_ms: Mapped[float | None] = mapped_column(Float)
     #: How many times grading was started (a worker that dies mid-job leaves it to another).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     #: The worker grading it (``host:pid:nonce``), whose heartbeat says it is alive.
     worker: Mapped[str | None] = mapped_column(String(120))
     #: Where to POST the result once graded, and how that went.
@@ -84,7 +127,7 @@ class ReferenceRun(Base):
     #: The result as zlib-compressed JSON.
     result: Mapped[bytes] = mapped_column(LargeBinary)
     engine_version: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     compute_ms: Mapped[float] = mapped_column(Float)
 
 
@@ -97,7 +140,7 @@ class Plot(Base):
     media_type: Mapped[str] = mapped_column(String(40))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Setting(Base):

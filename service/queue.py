@@ -207,7 +207,7 @@ def reconcile(db: Database, queue: Queue, max_attempts: int, job_timeout: int,
     job_timeout : int
         RQ's timeout of a job.
     now : datetime, optional
-        The present (naive UTC), for tests.
+        The present (UTC), for tests.
     """
     now = now or utcnow()
     done = Reconciled()
@@ -339,4 +339,4 @@ def stats(db: Database, queue: Queue | None) -> QueueStats:
 
 
 def _utc(timestamp: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)

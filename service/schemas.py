@@ -114,6 +114,9 @@ class HealthSchema(Schema):
     """GET /health."""
 
     status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]))
+    down = fields.List(fields.String(), required=True,
+                       metadata={"description": "The parts not working (e.g. `database`, "
+                                                "`sandbox`); empty when the status is ok"})
     version = fields.String(required=True)
     engine_version = fields.String(required=True)
     exercises = fields.Integer(required=True)

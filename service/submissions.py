@@ -390,7 +390,7 @@ def gradebook_csv(session: Session) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(GRADEBOOK_COLUMNS)
     for row in gradebook(session):
-        writer.writerow([row[c].isoformat() + "Z" if c == "last_submitted" else row[c]
+        writer.writerow([_iso_z(row[c]) if c == "last_submitted" else row[c]
                          for c in GRADEBOOK_COLUMNS])
     return out.getvalue()
 
@@ -415,6 +415,14 @@ def listing(session: Session, *, exercise: str | None = None, student: str | Non
     items = session.scalars(query.order_by(Submission.created_at.desc(), Submission.id.desc())
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return list(items), total
+
+
+def _iso_z(moment: dt.datetime) -> str:
+    """A moment in UTC as ISO 8601 with ``Z`` (an aware one converted, a naive one taken
+    as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:

@@ -54,13 +54,26 @@ def health() -> dict[str, Any]:
     sandbox = sandbox_health(state)
     database = reachable(state.db.engine)
     queue = queue_health(state)
+    # a server grading in-process has no queue (redis None): nothing to be down
+    down = parts_down(database=database, sandbox=sandbox["reachable"],
+                      queue=queue["redis"] is not False)
     return {
-        "status": ("ok" if sandbox["reachable"] and database and queue["redis"] is not False
-                   else "degraded"),
+        "status": "degraded" if down else "ok", "down": down,
         "version": gdlab_version(), "engine_version": ENGINE_VERSION,
         "exercises": len(state.catalog.exercises), "exercise_errors": len(state.catalog.errors),
         "database": database, "sandbox": sandbox, "queue": queue,
     }
+
+
+def parts_down(**working: bool) -> list[str]:
+    """The names of the parts that are not working, in a stable order.
+
+    Examples
+    --------
+    >>> parts_down(database=False, sandbox=True)
+    ['database']
+    """
+    return sorted(name for name, up in working.items() if not up)
 
 
 def queue_health(state: Services) -> dict[str, Any]:

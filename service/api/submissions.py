@@ -139,6 +139,10 @@ def _checked_code(code: str) -> str:
         raise ApiError(422, "code: the code contains characters that are not valid text "
                             "(unpaired surrogates).",
                        {"code": ["contains characters that are not valid UTF-8 text"]}) from None
+    if "\x00" in code:  # refused before it is kept: PostgreSQL's text cannot hold a NUL
+        line = code[: code.index("\x00")].count("\n") + 1
+        message = f"Your code contains a NUL character on line {line}."
+        raise ApiError(422, f"code: {message}", {"code": [message]})
     limit = services().config.sandbox_limits.code_limit
     if len(code.encode("utf-8")) > limit:
         raise ApiError(422, f"code: your code is {len(code.encode('utf-8')):,} bytes; the "

@@ -2,8 +2,10 @@
 # The compose smoke test (run by `make test`): build and start docker-compose.yml as an
 # instructor would, from no gdlab image at all (the stack is built under a tag unique to
 # this run, which must not exist before `up` and is removed after, so a leftover image can
-# never make it pass), run the student flow against it, prove the sandbox container has no
-# network, restart the stack and find the earlier submissions, then remove everything.
+# never make it pass) with two queue workers, run the student flow against it, prove the
+# sandbox container has no network, queue a load and kill one worker mid-job, restart the
+# stack and find every submission graded, the earlier ones and the whole load, then remove
+# everything.
 #
 #   tests/deploy/compose_smoke.sh        (needs Docker; prepares it here when it can)
 set -euo pipefail
@@ -39,7 +41,13 @@ export GDLAB_IMAGE=gdlab-smoke-$$-$RANDOM:latest
 PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 STATE=$(mktemp)
+free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export GDLAB_PORT=$PORT GDLAB_INSTRUCTOR_TOKEN=smoke-test-instructor-token-0123456789
+# the stores' ports on this machine: free ones (a PostgreSQL or Redis may run here already)
+export GDLAB_POSTGRES_PORT=$(free_port) GDLAB_REDIS_PORT=$(free_port)
+export POSTGRES_PASSWORD=smoke-pg-$RANDOM$RANDOM REDIS_PASSWORD=smoke-redis-$RANDOM$RANDOM
+WORKERS=2
+LOAD=${SMOKE_LOAD:-40}
 compose() { "${COMPOSE[@]}" -p "$PROJECT" "$@"; }
 
 cleanup() {
@@ -70,13 +78,18 @@ if docker image inspect "$GDLAB_IMAGE" >/dev/null 2>&1; then
   echo "the image $GDLAB_IMAGE exists before the build: this run would not start from zero"
   exit 1
 fi
-echo "--- ${COMPOSE[*]} up -d --build, from no image ($PROJECT on port $PORT, image $GDLAB_IMAGE)"
-compose up -d --build
-for service in web sandbox; do
-  used=$(docker inspect -f '{{.Config.Image}}' "$(compose ps -q $service)")
-  [ "$used" = "$GDLAB_IMAGE" ] || { echo "$service runs $used, not the image just built"; exit 1; }
+echo "--- ${COMPOSE[*]} up -d --build --scale worker=$WORKERS, from no image ($PROJECT on port $PORT, image $GDLAB_IMAGE)"
+compose up -d --build --scale worker=$WORKERS
+for container in $(compose ps -q web sandbox worker); do
+  used=$(docker inspect -f '{{.Config.Image}}' "$container")
+  [ "$used" = "$GDLAB_IMAGE" ] || { echo "$container runs $used, not the image just built"; exit 1; }
 done
-echo "ok  web and sandbox run the image built by this run"
+[ "$(compose ps -q worker | wc -l)" -eq $WORKERS ] || { echo "not $WORKERS workers"; exit 1; }
+echo "ok  web, sandbox and $WORKERS workers run the image built by this run"
+for service in postgres redis; do
+  image=$(docker inspect -f '{{.Config.Image}}' "$(compose ps -q $service)")
+  echo "ok  $service runs $image"
+done
 wait_healthy
 "$PYTHON" tests/deploy/smoke_flow.py submit "$URL" "$STATE"
 
@@ -100,8 +113,15 @@ echo "--- an instructor checks an exercise inside the deployment (jobs go to the
 compose exec -T web gdlab exercises check gd | tail -1 | grep -q "all good" \
   && echo "ok  gdlab exercises check gd, in the web container"
 
-echo "--- restart the stack: the data volume keeps the submissions"
+echo "--- $LOAD submissions queued; one worker killed mid-job"
+"$PYTHON" tests/deploy/smoke_flow.py load "$URL" "$STATE" "$LOAD"
+VICTIM=$(compose ps -q worker | head -1)
+docker kill "$VICTIM" >/dev/null
+echo "ok  killed worker container ${VICTIM:0:12} (SIGKILL) while it graded"
+
+echo "--- restart the stack: the volumes keep the submissions and the queue"
 compose down
-compose up -d
+compose up -d --scale worker=$WORKERS
 wait_healthy
 "$PYTHON" tests/deploy/smoke_flow.py check "$URL" "$STATE"
+"$PYTHON" tests/deploy/smoke_flow.py drain "$URL" "$STATE"

@@ -127,6 +127,11 @@ class GdlabServer:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def database_url(self) -> str:
+        """Its GDLAB_DATABASE_URL ("" for the SQLite file in its data folder)."""
+        return self.extra_env.get("GDLAB_DATABASE_URL", "")
+
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` (``/health``, ``/api/v1/...``)."""
         return self.base + path

@@ -8,9 +8,11 @@ correct submission still scores 100 and the server never answered with a 5xx.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.integration.server import (
     API,
@@ -338,8 +340,18 @@ def test_a_socket_to_the_server_itself(server: GdlabServer) -> None:
 
 
 def test_reading_the_database(server: GdlabServer) -> None:
-    """The server's SQLite file is on this machine and readable by it, but not from the
-    sandbox: had the code read it, it would score 100; it raises instead, saying why."""
+    """The server's database is on this machine and reachable by it, but not from the
+    sandbox: had the code read it, it would score 100; it fails instead, saying why.
+
+    SQLite: the file in the data folder. PostgreSQL: the server's port, over TCP."""
+    if server.database_url:
+        _reading_the_postgresql_server(server)
+    else:
+        _reading_the_sqlite_file(server)
+    still_serving(server)
+
+
+def _reading_the_sqlite_file(server: GdlabServer) -> None:
     database = server.data_dir / "gdlab.sqlite3"
     assert database.read_bytes()[:16] == b"SQLite format 3\x00"  # it is there, for real
     code = (
@@ -359,7 +371,23 @@ def test_reading_the_database(server: GdlabServer) -> None:
     assert result["error"]["type"] == "RuntimeError"
     assert result["error"]["message"].startswith("database not readable: ")
     assert "read it" not in result["error"]["message"]
-    still_serving(server)
+
+
+def _reading_the_postgresql_server(server: GdlabServer) -> None:
+    url = make_url(server.database_url)
+    host, port = url.host or "127.0.0.1", url.port or 5432
+    with socket.create_connection((host, port), timeout=5):
+        pass  # it answers, for real, from here
+    code = (
+        "import socket\n"
+        f"s = socket.create_connection(({host!r}, {port}), timeout=2)\n"
+        "REACHED = True\n"
+        "\n\ndef update(params, grad, lr, state, **hyper):\n"
+        "    if REACHED:\n"
+        "        return params - lr * grad\n"
+        "    raise RuntimeError('the database did not answer')\n")
+    result = _sandboxed_or_refused(submit(server, code))
+    assert result is not None and result["sandbox"]["verdict"] == "forbidden"
 
 
 def test_looking_for_the_instructor_token(server: GdlabServer) -> None:

@@ -1,7 +1,8 @@
 """Apps of the HTTP service for the tests: one shared sandbox, a fresh data folder each.
 
-Every app gets its own SQLite database in a temporary folder, the instructor token
-:data:`INSTRUCTOR_TOKEN` and no rate limit unless a test asks for one.
+Every app gets a database of its own (a SQLite file in a temporary folder, or a fresh
+PostgreSQL database: the app fixtures run once per backend, see tests/databases.py), the
+instructor token :data:`INSTRUCTOR_TOKEN` and no rate limit unless a test asks for one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from service.app import create_app
 from service.config import Config
 from service.state import Services
 
+from ..conftest import DatabaseUrlFor
 from ..sandbox.conftest import IS_ROOT
 
 INSTRUCTOR_TOKEN = "instructor-" + "x" * 20
@@ -81,16 +83,19 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def make_app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Callable[..., Flask]]:
+def make_app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory,
+             database_url_for: DatabaseUrlFor) -> Iterator[Callable[..., Flask]]:
     """Build an app: ``make_app(data_dir=None, **config)`` (Config's fields; default: a new
-    data folder, the test instructor token, no rate limit)."""
+    data folder with its database on the session's backend, the test instructor token, no
+    rate limit)."""
     apps: list[Flask] = []
 
     def make(data_dir: Path | None = None, **settings: Any) -> Flask:
+        data_dir = data_dir or tmp_path_factory.mktemp("data")
         settings.setdefault("instructor_token", INSTRUCTOR_TOKEN)
         settings.setdefault("service_limits", ServiceLimits(rate_limit="off"))
-        config = Config(data_dir=data_dir or tmp_path_factory.mktemp("data"), **settings)
+        settings.setdefault("database_url", database_url_for(data_dir))
+        config = Config(data_dir=data_dir, **settings)
         app = create_app(config, sandbox=sandbox)
         apps.append(app)
         return app
