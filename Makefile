@@ -1,8 +1,9 @@
 # The two commands of the README, and the set-up both share.
 #   make run    set up (once) and run gdlab on its embedded defaults
-#   make test   set up (once) and run the whole test suite: the browser it needs (Debian's
-#               chromium, installed if missing), pytest, ruff, every bundled exercise
-#               checked, and the compose smoke test (where a Docker engine answers)
+#   make test   set up (once) and run the whole test suite: the programs it needs that pip
+#               cannot install (Debian's chromium, redis-server, postgresql: installed if
+#               missing), pytest, ruff, every bundled exercise checked, and the compose
+#               smoke test (where a Docker engine answers)
 # Set-up is a virtual environment in .venv with gdlab installed in editable mode;
 # it is redone only when pyproject.toml changes, so both commands are idempotent.
 
@@ -11,7 +12,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gdlab-installed
 
-.PHONY: setup browser run test pytest lint check-exercises compose-smoke bench bench-queue clean
+.PHONY: setup test-packages run test pytest lint check-exercises compose-smoke bench bench-queue clean
 
 setup: $(STAMP)
 
@@ -21,20 +22,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-browser:
-	@bash tests/browser/install-browser.sh
+test-packages:
+	@bash tests/install-test-packages.sh
 
 run: $(STAMP)
 	$(BIN)/gdlab serve
 
-test: $(STAMP) browser
+test: $(STAMP) test-packages
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 	$(BIN)/gdlab exercises check
 	bash tests/deploy/compose_smoke.sh
 
 # the parts of `make test`, one at a time
-pytest: $(STAMP) browser
+pytest: $(STAMP) test-packages
 	$(BIN)/python -m pytest
 
 check-exercises: $(STAMP)

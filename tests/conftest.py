@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.databases import POSTGRESQL, SQLITE, PostgresDatabases, postgres_answers, selected
+from tests.databases import (
+    POSTGRESQL,
+    SQLITE,
+    PostgresDatabases,
+    postgres_answers,
+    private_server_if_none,
+    selected,
+)
 
 # Never collect (or import) these: tests/golden holds data and a verbatim copy of the course
 # script, which runs and draws with pyplot when imported; tests/sandbox/attacks holds
@@ -18,6 +26,8 @@ collect_ignore = ["golden", "sandbox/attacks"]
 # A private redis-server per session (``redis_server``) and a queue per test (``queue_name``).
 pytest_plugins = ["tests.redis_server"]
 
+#: A PostgreSQL server of this run's own, where none runs but its programs are installed.
+PRIVATE_POSTGRES = private_server_if_none()
 SELECTION = selected()
 
 #: ``database_url_for(data_dir)``: the GDLAB_DATABASE_URL of an app or server whose data
@@ -27,7 +37,16 @@ DatabaseUrlFor = Callable[[Path], str]
 
 def pytest_report_header(config: pytest.Config) -> str:
     """Which databases the service and integration suites run on."""
+    if PRIVATE_POSTGRES is not None:
+        return f"{SELECTION.note}; a server of this run's own in {PRIVATE_POSTGRES.folder}"
     return SELECTION.note
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the run's own PostgreSQL server, if it started one."""
+    if PRIVATE_POSTGRES is not None:
+        PRIVATE_POSTGRES.stop()
+        shutil.rmtree(PRIVATE_POSTGRES.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", params=SELECTION.backends)

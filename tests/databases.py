@@ -21,10 +21,13 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, create_engine, make_url, text
+
+from tests.integration.server import free_port
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -214,3 +217,21 @@ class PrivateCluster:
     def running(self) -> bool:
         """Whether the server accepts connections."""
         return postgres_answers(self.url)
+
+
+def private_server_if_none() -> PrivateCluster | None:
+    """On a machine where no PostgreSQL answers at :func:`server_url` but PostgreSQL's
+    server programs are installed (as ``make test`` installs them), start a server of this
+    test run's own, point :func:`server_url` at it, and return it (the caller stops it).
+    Nothing when one answers already, when ``GDLAB_TEST_DATABASES`` or
+    ``GDLAB_TEST_POSTGRES`` choose, or when the programs are missing."""
+    if os.environ.get("GDLAB_TEST_DATABASES") or os.environ.get("GDLAB_TEST_POSTGRES"):
+        return None
+    initdb, pg_ctl = postgres_program("initdb"), postgres_program("pg_ctl")
+    if initdb is None or pg_ctl is None or postgres_answers():
+        return None
+    cluster = PrivateCluster(Path(tempfile.mkdtemp(prefix="gdlab-test-postgres-")),
+                             free_port(), initdb, pg_ctl).create()
+    cluster.start()
+    os.environ["GDLAB_TEST_POSTGRES"] = cluster.url
+    return cluster

@@ -1,9 +1,10 @@
 """Fixtures of the browser tests: one real gdlab server (``gdlab serve``, as the integration
 tests start it) and one headless Chromium from Debian's package, driven by Playwright.
 
-The browser is ``/usr/bin/chromium`` (``tests/browser/install-browser.sh`` installs it);
-Playwright never downloads one. Every page a test looks at can be saved with ``shot`` into
-``tests/browser/screenshots/`` (git-ignored) for a person to look at.
+The browser is ``/usr/bin/chromium`` (``tests/install-test-packages.sh``, run by
+``make test``, installs it); Playwright never downloads one. Every page a test looks at
+can be saved with ``shot`` into ``tests/browser/screenshots/`` (git-ignored) for a person
+to look at.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's headless Chromium (``--no-sandbox``: the tests run as root)."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash tests/browser/install-browser.sh` "
+        pytest.fail(f"{CHROMIUM} is missing: run `bash tests/install-test-packages.sh` "
                     "(Debian's chromium; the browser tests never download one)")
     chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                           args=["--no-sandbox"])
