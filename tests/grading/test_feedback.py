@@ -12,19 +12,11 @@ import re
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader
-from grader.sandbox import Sandbox
 
 from ..sandbox.conftest import needs_root
 
 pytestmark = needs_root
 CATALOG = load_catalog()
-
-
-@pytest.fixture(scope="module")
-def grader():
-    with Sandbox() as sandbox:
-        yield Grader(CATALOG, sandbox)
 
 
 def ids(result) -> list[str]:

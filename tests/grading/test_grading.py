@@ -7,20 +7,13 @@ import json
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader
-from grader.sandbox import Sandbox, SourceRejectedError
+from grader.sandbox import SourceRejectedError
 from grader.selfcheck import check_exercise
 
 from ..sandbox.conftest import needs_root
 
 pytestmark = needs_root
 CATALOG = load_catalog()
-
-
-@pytest.fixture(scope="module")
-def grader():
-    with Sandbox() as sandbox:
-        yield Grader(CATALOG, sandbox)
 
 
 @pytest.mark.parametrize("exercise_id", sorted(CATALOG.exercises))

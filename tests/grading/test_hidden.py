@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from grader.catalog import load_catalog
-from grader.grading import Grader, build_job, split_whole
-from grader.sandbox import Sandbox
+from grader.grading import build_job, split_whole
 
 from ..sandbox.conftest import needs_root
 from ..spies import found, input_patterns, inputs_spy, minimum_spy
@@ -22,12 +19,6 @@ from ..spies import found, input_patterns, inputs_spy, minimum_spy
 pytestmark = needs_root
 CATALOG = load_catalog()
 HIDDEN_NAMES = ("regression-other-data", "bowl", "banana")
-
-
-@pytest.fixture(scope="module")
-def grader():
-    with Sandbox() as sandbox:
-        yield Grader(CATALOG, sandbox)
 
 
 def student_text(result) -> str:

@@ -14,7 +14,6 @@ import pytest
 
 from grader.catalog import load_catalog
 from grader.grading import Grader, problem_data
-from grader.sandbox import Sandbox
 from grader.selfcheck import CHEAT_FLOOR, check_exercise, hidden_separation
 
 from ..sandbox.conftest import needs_root
@@ -30,12 +29,6 @@ NOTHING = {
                 "    return np.zeros_like(params)\n",
     "schedule": "def lr_at(epoch, lr0, **hyper):\n    return 0.0\n",
 }
-
-
-@pytest.fixture(scope="module")
-def grader():
-    with Sandbox() as sandbox:
-        yield Grader(CATALOG, sandbox)
 
 
 def _renamed(source: str, entry: str, name: str) -> str:

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, Prepared, split_whole, student_trajectories
-from grader.sandbox import Sandbox
+from grader.grading import Prepared, split_whole, student_trajectories
 from grader.sandbox.client import JobResult, RunReport
 
 from ..sandbox.conftest import needs_root
@@ -18,12 +17,6 @@ pytestmark = needs_root
 CATALOG = load_catalog()
 #: One exercise of each kind.
 EXERCISES = ("gd", "mse-gradient", "lr-step-decay")
-
-
-@pytest.fixture(scope="module")
-def grader():
-    with Sandbox() as sandbox:
-        yield Grader(CATALOG, sandbox)
 
 
 def shape_of(prepared: Prepared) -> JobShape:
