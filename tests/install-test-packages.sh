@@ -13,7 +13,7 @@
 set -euo pipefail
 packages=""
 [ -x /usr/bin/chromium ] || packages="$packages chromium chromium-driver"
-if ! ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1'; then
+if ! ldconfig -p 2>/dev/null | grep 'libatomic\.so\.1' >/dev/null; then
     packages="$packages libatomic1"
 fi
 command -v redis-server >/dev/null 2>&1 || packages="$packages redis-server"
