@@ -91,7 +91,13 @@ class ErrorSchema(Schema):
 class SandboxHealthSchema(Schema):
     """The sandbox as /health shows it."""
 
-    reachable = fields.Boolean(required=True)
+    runner = fields.String(required=True, validate=validate.OneOf(["web", "workers"]),
+                           metadata={"description": "whose runner: the web server's own "
+                                     "(grading in-process), or the grading workers' (with "
+                                     "a job queue, as their heartbeats report it)"})
+    reachable = fields.Boolean(allow_none=True, required=True, metadata={
+        "description": "the runner answers (workers: at least one worker's does; null while "
+                       "no worker is alive to say)"})
     layers_active = fields.List(fields.String(), required=True)
     layers_missing = fields.List(fields.String(), required=True)
     slots = fields.Integer(allow_none=True, required=True)
@@ -260,9 +266,13 @@ class SubmissionRequestSchema(StrictSchema):
         "description": "Your name (open mode; with a student token it is the token's)"})
     callback_url = fields.String(validate=validate.Length(min=1, max=2000), metadata={
         "description": "Where to POST the result once graded (http or https; signed with "
-                       "HMAC-SHA256 of the body in X-Gdlab-Signature: sha256=<hex>; retried "
-                       "with backoff). Addresses of private networks are refused unless the "
-                       "server allows them.",
+                       "HMAC-SHA256 of the body in X-Gdlab-Signature: sha256=<hex>). The "
+                       "delivery is kept with the result and retried with backoff (6 "
+                       "attempts over about 6 minutes), also by another process if the one "
+                       "that graded stops: delivered at least once, every attempt with the "
+                       "same body, signature and X-Gdlab-Delivery id (drop a repeated id). "
+                       "Addresses of private networks are refused unless the server allows "
+                       "them.",
         "example": "https://lms.example.org/gdlab-hook"})
 
 
@@ -362,6 +372,20 @@ class InstructorViewSchema(Schema):
 SUBMISSION_STATUSES = ["queued", "grading", "graded", "rejected", "failed"]
 
 
+class CallbackDeliverySchema(Schema):
+    """How the delivery of a result to its callback URL stands (instructors only)."""
+
+    delivery_id = fields.String(required=True, metadata={
+        "description": "sent as X-Gdlab-Delivery at every attempt"})
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["pending", "delivered", "failed"]))
+    attempts = fields.Integer(required=True)
+    outcome = fields.String(allow_none=True, required=True,
+                            metadata={"description": "how the last attempt went"})
+    next_attempt_at = UtcDateTime(allow_none=True, required=True)
+    delivered_at = UtcDateTime(allow_none=True, required=True)
+
+
 class SubmissionSchema(Schema):
     """A submission and, once graded, its result (the shape of ``gdlab grade --json``)."""
 
@@ -393,6 +417,9 @@ class SubmissionSchema(Schema):
                        "every case's seed"})
     failure = fields.String(allow_none=True,
                             metadata={"description": "why it was rejected or failed"})
+    callback = fields.Nested(CallbackDeliverySchema, allow_none=True, metadata={
+        "description": "only with the instructor token, for a submission with a "
+                       "callback_url: how the delivery of its result stands"})
     timings = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
@@ -591,3 +618,6 @@ class QueueSchema(Schema):
                               metadata={"description": "jobs waiting in Redis"})
     running = fields.List(fields.Nested(RunningJobSchema), required=True)
     workers = fields.List(fields.Nested(WorkerSchema), required=True)
+    callbacks = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                            metadata={"description": "callback deliveries pending and "
+                                                     "failed (every attempt used)"})
