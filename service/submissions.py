@@ -29,7 +29,7 @@ from grader.grading import GradeResult, JobResults, Prepared, split_whole
 from grader.plots import plot_grade
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service import callbacks
-from service.models import FINAL_STATUSES, Plot, Submission, utcnow
+from service.models import FINAL_STATUSES, CallbackDelivery, Plot, Submission, utcnow
 from service.plots import kept_plot
 from service.state import Services
 
@@ -84,7 +84,10 @@ class AlreadyFinishedError(Exception):
 
 def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
     """Write the outcome of grading, once: only while the submission is still ``grading``
-    (a worker thought dead may finish after another took the job over)."""
+    (a worker thought dead may finish after another took the job over). A graded
+    submission with a callback URL gets its delivery in the same transaction, sent once
+    it is committed."""
+    delivery = None
     with services.db.session() as session:
         written = session.execute(
             update(Submission)
@@ -93,8 +96,16 @@ def _finish(services: Services, submission: Submission, **values: Any) -> Submis
         stored = session.get(Submission, submission.id)
         if stored is not None:
             session.refresh(stored)
+        if written and stored is not None and stored.status == "graded" \
+                and stored.callback_url:
+            delivery = callbacks.record(session, stored.id, stored.callback_url,
+                                        callback_body(stored)).id
+            secret = callbacks.server_secret(session, services.config.callback_secret)
     if not written:
         raise AlreadyFinishedError(submission.public_id)
+    if delivery is not None:
+        callbacks.schedule(services.db, delivery, secret,
+                           services.config.callback_allow_private)
     return stored
 
 
@@ -148,7 +159,6 @@ def run_grading(services: Services, submission: Submission, exercise: Exercise) 
         instructor_result=json.dumps(result.instructor_view(), allow_nan=False),
         job=pack_parts(job.parts()), graded_at=utcnow(), grading_ms=round(elapsed, 3),
         sandbox_ms=round(job.elapsed * 1000, 3))
-    schedule_callback(services, stored)
     return Graded(stored, result)
 
 
@@ -219,18 +229,11 @@ def submission_links(public_id: str, exercise: str) -> dict[str, str]:
             "exercise": f"/api/v1/exercises/{exercise}"}
 
 
-def schedule_callback(services: Services, submission: Submission) -> None:
-    """POST the graded result to the submission's callback URL, if it has one (in the
-    background, signed, retried)."""
-    if not submission.callback_url:
-        return
-    with services.db.session() as session:
-        secret = callbacks.server_secret(session, services.config.callback_secret)
-    body = callbacks.body_of(representation(
+def callback_body(submission: Submission) -> bytes:
+    """What a graded submission's callback sends: the submission as the API shows it to
+    its student."""
+    return callbacks.body_of(representation(
         submission, submission_links(submission.public_id, submission.exercise)))
-    callbacks.schedule(services.db, callbacks.Delivery(
-        submission.id, submission.callback_url, body, secret,
-        services.config.callback_allow_private))
 
 
 INTERRUPTED = "grading was interrupted (the server stopped); please resubmit"
@@ -266,11 +269,13 @@ def find(session: Session, public_id: str) -> Submission | None:
 
 
 def representation(submission: Submission, links: dict[str, str],
-                   position: int | None = None, *, instructor: bool = False) -> dict[str, Any]:
+                   position: int | None = None, *, instructor: bool = False,
+                   callback: CallbackDelivery | None = None) -> dict[str, Any]:
     """What the API shows of a submission: its record, its place in the queue while
     queued, and, once graded, its result as the student may see it; for ``instructor``,
     also what only instructors may see (under ``instructor``: the hidden runs' output and
-    errors, every case's seed)."""
+    errors, every case's seed; under ``callback``: how the delivery of the result to its
+    callback URL stands)."""
     data: dict[str, Any] = {
         "id": submission.public_id, "status": submission.status, "position": position,
         "attempts": submission.attempts,
@@ -285,7 +290,23 @@ def representation(submission: Submission, links: dict[str, str],
         data.update(without_surrogates(json.loads(submission.result)))
     if instructor and submission.instructor_result is not None:
         data["instructor"] = without_surrogates(json.loads(submission.instructor_result))
+    if instructor and callback is not None:
+        data["callback"] = {
+            "delivery_id": callback.delivery_id, "status": callback.status,
+            "attempts": callback.attempts, "outcome": callback.outcome,
+            "next_attempt_at": callback.next_attempt_at,
+            "delivered_at": callback.delivered_at}
     return data
+
+
+def delivery_of(session: Session, submission: Submission) -> CallbackDelivery | None:
+    """The callback delivery of a submission (None: it has no callback URL, or is not
+    graded yet)."""
+    if not submission.callback_url:
+        return None
+    return session.scalars(select(CallbackDelivery)
+                           .where(CallbackDelivery.submission_id == submission.id)
+                           .order_by(CallbackDelivery.id.desc())).first()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -49,7 +49,12 @@ def shown(submission: Submission, *, instructor: bool | None = None) -> dict[str
              if queue is not None and submission.status == "queued" else None)
     if instructor is None:
         instructor = caller().is_instructor
-    return store.representation(submission, links(submission), place, instructor=instructor)
+    delivery = None
+    if instructor and submission.callback_url:
+        with services().db.session() as session:
+            delivery = store.delivery_of(session, submission)
+    return store.representation(submission, links(submission), place, instructor=instructor,
+                                callback=delivery)
 
 
 #: Preferences (RFC 7240) this endpoint understands.
