@@ -110,8 +110,12 @@ docker inspect -f '{{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}' "
   | grep -x "none true" >/dev/null && echo "ok  network_mode none, read-only root"
 
 echo "--- an instructor checks an exercise inside the deployment (jobs go to the sandbox container)"
-compose exec -T web gdlab exercises check gd | tail -1 | grep "all good" >/dev/null \
-  && echo "ok  gdlab exercises check gd, in the web container"
+# in a worker: web has no sandbox (it only queues)
+compose exec -T worker gdlab exercises check gd | tail -1 | grep "all good" >/dev/null \
+  && echo "ok  gdlab exercises check gd, in a worker container"
+compose exec -T web sh -c 'test -z "${GDLAB_SANDBOX_SOCKET:-}" && test ! -S /run/gdlab/sandbox.sock' \
+  || { echo "the web container has a sandbox socket"; exit 1; }
+echo "ok  the web container has no sandbox socket"
 
 echo "--- $LOAD submissions queued; one worker killed mid-job"
 "$PYTHON" tests/deploy/smoke_flow.py load "$URL" "$STATE" "$LOAD"
