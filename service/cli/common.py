@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from marshmallow import ValidationError
+
 from grader.engine import Component
+from service import schemas
 from service.config import Config, ConfigError
 
 if TYPE_CHECKING:
@@ -41,36 +44,39 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-# --- parsing values ------------------------------------------------------------------
+# --- parsing values: the NAME=VALUE syntax is service.schemas' (the web forms' too) ---------
 
 
 def parse_value(text: str) -> float | int | bool:
-    """A command-line value: ``true``/``false``, an integer, or a float.
+    """A command-line value: ``true``/``false``, an integer, or a float
+    (:func:`service.schemas.parse_value`, refusals as :class:`UsageError`).
 
     Examples
     --------
     >>> parse_value("true"), parse_value("10"), parse_value("1e-3")
     (True, 10, 0.001)
     """
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
     try:
-        return int(lowered)
-    except ValueError:
-        pass
-    try:
-        return float(lowered)
-    except ValueError:
-        raise UsageError(f"{text!r} is not a number or true/false") from None
+        return schemas.parse_value(text)
+    except ValidationError as error:
+        raise UsageError(_first(error.messages)) from None
 
 
 def parse_assignment(text: str) -> tuple[str, float | int | bool]:
-    """``NAME=VALUE`` into a pair, or :class:`UsageError`."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip() or not value.strip():
-        raise UsageError(f"expected NAME=VALUE, got {text!r}")
-    return name.strip(), parse_value(value)
+    """``NAME=VALUE`` into a pair (:func:`service.schemas.parse_assignment`), or
+    :class:`UsageError`."""
+    try:
+        return schemas.parse_assignment(text)
+    except ValidationError as error:
+        raise UsageError(_first(error.messages)) from None
+
+
+def _first(messages: Any) -> str:
+    """The first message of marshmallow's (possibly keyed) messages."""
+    while isinstance(messages, dict | list):
+        messages = next(iter(messages.values())) if isinstance(messages, dict) \
+            else messages[0]
+    return str(messages)
 
 
 def parse_component(text: str) -> Component:
