@@ -19,8 +19,9 @@ The rules that must not differ between the front ends live here and nowhere else
   :func:`reference_request_from_form`: the same schema, the same ``NAME=VALUE`` syntax as
   the command line's, :func:`service.schemas.parse_assignment`).
 
-Storage and grading are below: :mod:`service.submissions` (the submission store),
-:mod:`service.reference` (the reference-run store), :mod:`service.queue` (the job queue).
+Storage and grading are below: :mod:`service.submission_store` (submissions kept, graded,
+drawn), :mod:`service.reference_store` (reference runs kept by their canonical request),
+:mod:`service.queue` (the RQ job queue of a scaled-out server).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from grader.plots import FORMATS
 from grader.sandbox import SandboxBusyError, SourceRejectedError
 from service import callbacks
 from service import queue as jobs
-from service import reference as runs
-from service import submissions as store
+from service import reference_store as runs
+from service import submission_store as store
 from service.auth import Caller, require_instructor
 from service.errors import ApiError, invalid
 from service.models import FINAL_STATUSES, Plot, Submission

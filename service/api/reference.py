@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 
 from service import operations as ops
-from service import reference as runs
+from service import reference_store as runs
 from service.api.common import API_PREFIX, Blueprint, image_response, link
 from service.schemas import (
     BINARY,
