@@ -399,6 +399,16 @@ def _add_exercises(commands) -> None:
     check.add_argument("id", nargs="?", help="one exercise (default: all)")
     check.set_defaults(handler=_exercises_check)
     client_cli.add_fetch(actions)
+    notebook = actions.add_parser(
+        "notebook", help="write an exercise as a Jupyter notebook, ready to submit from",
+        description="Write ID as a notebook: the statement, the contract, the starter code "
+                    "and a cell that submits it (gdlab.submit). An existing file is kept "
+                    "unless --force.")
+    notebook.add_argument("id")
+    notebook.add_argument("-o", "--output", metavar="FILE",
+                          help="the notebook to write (default: ID.ipynb)")
+    notebook.add_argument("--force", action="store_true", help="overwrite FILE")
+    notebook.set_defaults(handler=_exercises_notebook)
 
 
 def _exercises_list(args: argparse.Namespace) -> int:
@@ -427,6 +437,23 @@ def _exercises_show(args: argparse.Namespace) -> int:
     hidden = len(exercise.cases) - len(exercise.visible_cases)
     print(f"Hidden cases: {hidden} (other data, starts and hyper-parameters)")
     print("\n" + exercise.statement.strip())
+    return 0
+
+
+def _exercises_notebook(args: argparse.Namespace) -> int:
+    from gdlab.notebook import build_notebook, write_notebook
+
+    exercise = _exercise(_catalog(), args.id)
+    path = Path(args.output or f"{exercise.id}.ipynb")
+    try:
+        write_notebook(build_notebook(exercise.describe(full=True)), path, force=args.force)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; it is kept (use --force to overwrite)") \
+            from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    print(f"Wrote {path}: open it in Jupyter, write {exercise.entry} in its starter cell, "
+          "and run the last cell to submit it.")
     return 0
 
 
