@@ -25,15 +25,19 @@ def explain(error: ClientError) -> GdlabError:
     Examples
     --------
     >>> explain(ClientError(429, "Too many requests.", retry_after=12.0)).message
-    'the server is busy: Too many requests. Try again in 12 s.'
+    'the server is busy: Too many requests. (The server asks to wait 12 s.)'
+    >>> explain(ClientError(503, "All busy; send it again in 5 s.", retry_after=5.0)).message
+    'the server is busy: All busy; send it again in 5 s.'
     """
     message = error.message.rstrip()
     if isinstance(error, ServerUnreachableError):
         text = (f"{message} (is it running? set GDLAB_SERVER or pass server=, e.g. "
                 "gdlab.submit(update, exercise='gd', server='http://127.0.0.1:8000'))")
     elif error.status in (429, 503):
-        wait = f" Try again in {error.retry_after:g} s." if error.retry_after else ""
-        text = f"the server is busy: {message}{wait}"
+        wait = error.retry_after
+        said = wait is None or f"{wait:g} s" in message
+        text = f"the server is busy: {message}" + (
+            "" if said else f" (The server asks to wait {wait:g} s.)")
     elif error.status >= 500:
         text = f"the server failed ({error.status}): {message}"
     else:

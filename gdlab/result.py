@@ -251,7 +251,8 @@ def result_html(data: Mapping[str, Any], where: str, plot_html: str) -> str:
         parts.append(f'<p class="gdlab-diagnosis"><strong>Diagnosis</strong> '
                      f"<code>{_e(diagnosis['id'])}</code>: {_e(diagnosis['message'])}</p>")
     if data.get("feedback"):
-        parts.append(f'<p class="gdlab-feedback">{_e(data["feedback"])}</p>')
+        parts.append(f'<p class="gdlab-feedback"><strong>Feedback</strong> '
+                     f'{_e(data["feedback"])}</p>')
     printed = (data.get("stdout") or "").strip().splitlines()
     if printed:
         more = len(printed) - SHOWN_OUTPUT_LINES

@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import html
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat import NotebookNode
 
+import gdlab
 from grader.catalog import load_catalog
 from tests.integration.server import EXERCISES, free_port, gdlab_command
 from tests.notebook.conftest import RunNotebook, saved
@@ -155,3 +157,12 @@ def test_a_mistake_is_one_line_not_a_traceback(cell: str, words: str | None, tmp
     assert error.traceback == [f"GdlabError: {error.evalue}"], error.traceback
     assert words in error.evalue
     assert "\n" not in error.evalue
+
+
+def test_the_kernel_is_this_virtual_environments_python(tmp_path: Path,
+                                                        run_notebook: RunNotebook) -> None:
+    """ipykernel's ``python3`` kernel spec runs this interpreter, where gdlab is installed."""
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import sys, gdlab\nprint(sys.executable)\nprint(gdlab.__file__)")])
+    printed = run_notebook(book).cells[0].outputs[0].text.splitlines()
+    assert printed == [sys.executable, str(Path(gdlab.__file__))]
