@@ -5,9 +5,13 @@ and read back."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import os
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -16,8 +20,9 @@ from nbformat import NotebookNode
 
 import gdlab
 from grader.catalog import load_catalog
-from tests.integration.server import EXERCISES, free_port, gdlab_command
+from tests.integration.server import EXERCISES, GdlabServer, free_port, gdlab_command
 from tests.notebook.conftest import RunNotebook, saved
+from tests.redis_server import RedisServer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -166,3 +171,43 @@ def test_the_kernel_is_this_virtual_environments_python(tmp_path: Path,
         "import sys, gdlab\nprint(sys.executable)\nprint(gdlab.__file__)")])
     printed = run_notebook(book).cells[0].outputs[0].text.splitlines()
     assert printed == [sys.executable, str(Path(gdlab.__file__))]
+
+
+def test_a_queued_submission_shows_its_progress_then_its_grade(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer,
+        run_notebook: RunNotebook) -> None:
+    """A server with a job queue answers 202 at once; the notebook shows the submission's
+    state (one output, updated in place) while it waits, then the grade. A real
+    ``gdlab worker`` grades it."""
+    data_dir = tmp_path_factory.mktemp("queue-server-data")
+    queue = GdlabServer(data_dir, tmp_path_factory.getbasetemp() / "queue-server.log",
+                        env={"GDLAB_REDIS_URL": redis_server.url,
+                             "GDLAB_QUEUE_NAME": f"notebook-{uuid.uuid4().hex[:8]}"})
+    queue.start()
+    with (tmp_path / "worker.log").open("ab") as log:
+        worker = subprocess.Popen([str(gdlab_command()), "worker"], env=queue.environment(),
+                                  cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        book = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("import gdlab\n"
+                                      + (EXERCISES / "gd" / "solution.py").read_text()),
+            nbformat.v4.new_code_cell(f'gdlab.submit(update, exercise="gd", '
+                                      f'server="{queue.base}")'),
+        ])
+        book = saved(run_notebook(book), tmp_path / "queued.ipynb")
+    finally:
+        worker.send_signal(signal.SIGTERM)  # RQ's warm shutdown
+        try:
+            worker.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # its own session: its runner
+                os.killpg(worker.pid, signal.SIGKILL)
+            queue.stop()
+    assert errors_of(book) == []
+    outputs = book.cells[1].outputs
+    progress = [o for o in outputs if o.output_type == "display_data"]
+    assert len(progress) == 1, outputs  # updated in place, not one output per look
+    assert progress[0].data["text/plain"] in ("queued: number 1 in line…", "queued…",
+                                              "grading…")
+    assert_graded_display(shown(book.cells[1]), "100")
