@@ -178,6 +178,9 @@ class Config:
         Signs callbacks; None: generated once, kept in the database.
     callback_allow_private : bool
         Whether callback URLs may point at loopback, link-local or private addresses.
+    sandbox_variables : tuple of (name, value)
+        The ``GDLAB_SANDBOX_*`` variables as written: a runner started on its own
+        (``gdlab sandbox-server``) is handed these and reads its limits from them.
     testing : bool
         Flask's testing mode.
     """
@@ -200,6 +203,7 @@ class Config:
     worker_nice: int = 10
     callback_secret: str | None = None
     callback_allow_private: bool = False
+    sandbox_variables: tuple[tuple[str, str], ...] = ()
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -254,6 +258,9 @@ class Config:
                 worker_nice=int(_number(env, "GDLAB_WORKER_NICE", 10)),
                 callback_secret=env.get("GDLAB_CALLBACK_SECRET") or None,
                 callback_allow_private=_flag(env, "GDLAB_CALLBACK_ALLOW_PRIVATE"),
+                sandbox_variables=tuple(sorted(
+                    (name, value) for name, value in env.items()
+                    if name.startswith("GDLAB_SANDBOX_"))),
             )
         except ConfigError:
             raise
