@@ -96,6 +96,13 @@ def sandbox_report(sandbox: Sandbox) -> dict[str, Any]:
             "layers_missing": sorted(n for n, e in layers.items() if not e.get("active"))}
 
 
+def _watch_sandbox(sandbox: Sandbox, info: jobs.WorkerInfo, stop: threading.Event) -> None:
+    """Ask the runner how it is every few seconds, for the heartbeat (a thread of its own:
+    a runner slow to answer must never delay a heartbeat, or the worker would look dead)."""
+    while not stop.wait(SANDBOX_CHECK_INTERVAL):
+        info.sandbox = sandbox_report(sandbox)
+
+
 def lower_priority(niceness: int) -> None:
     """Add ``niceness`` to this process's (inherited by every process it starts after)."""
     if niceness > 0:
@@ -111,11 +118,8 @@ def _keep_alive(config: Config, services: Services, info: jobs.WorkerInfo,
     turn."""
     connection = jobs.connect(config.redis_url or "")
     queue = jobs.make_queue(connection, config.queue_name)
-    checked = time.monotonic()
     while not stop.wait(jobs.HEARTBEAT_INTERVAL):
         try:
-            if time.monotonic() - checked >= SANDBOX_CHECK_INTERVAL:
-                info.sandbox, checked = sandbox_report(services.sandbox), time.monotonic()
             jobs.write_heartbeat(connection, config.queue_name, info)
             done = jobs.reconcile_once(services.db, queue, config.max_attempts,
                                        jobs.timeout_of(config))
@@ -198,6 +202,8 @@ def run_worker(config: Config, *, burst: bool = False) -> int:
         keeper = threading.Thread(target=_keep_alive, args=(config, services, info, stop),
                                   name="gdlab-heartbeat", daemon=True)
         keeper.start()
+        threading.Thread(target=_watch_sandbox, args=(sandbox, info, stop),
+                         name="gdlab-sandbox-watch", daemon=True).start()
         log.warning("gdlab worker %s: queue %r, sandbox runner on %s", info.name,
                     config.queue_name, sandbox.socket_path)
         _work(jobs.make_queue(connection, config.queue_name), info.name, burst=burst)
