@@ -39,7 +39,7 @@ from grader.engine import (
 )
 from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from grader.limits import Limits
-from service import client_cli
+from service import client_cli, export_cli
 from service.config import Config, ConfigError
 from service.report import format_grade, table
 
@@ -607,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_worker(commands)
     _add_instructor_token(commands)
+    export_cli.add_export(commands, _Parser)
     return parser
 
 
