@@ -15,6 +15,7 @@ index, into ``/opt/gdlab/venv``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
@@ -145,7 +146,8 @@ def protect(path: Path) -> None:
     platforms run their scripts as root.
     """
     if os.geteuid() == 0 and path.is_dir():
-        path.chmod(0o700)
+        with contextlib.suppress(OSError):  # a read-only mount: already unwritable
+            path.chmod(0o700)
 
 
 # --- grading -------------------------------------------------------------------------------
@@ -467,7 +469,7 @@ mkdir -p {MPLCONFIGDIR}
 MPLCONFIGDIR={MPLCONFIGDIR} {PYTHON} -c "import matplotlib.font_manager"
 # student code runs under other user ids: the bundled exercises (and their solutions) are
 # root's alone
-chmod 700 "$({PYTHON} -c 'import exercises, os; print(os.path.dirname(exercises.__file__))')"
+chmod 700 "$({PYTHON} -c 'import exercises; print(list(exercises.__path__)[0])')"
 echo "gdlab installed in {VENV}:" \\
   "$({PYTHON} -c 'import importlib.metadata as m; print(m.version("gdlab"))')"
 """
