@@ -42,6 +42,7 @@ def add_export(commands, parser_class: type[argparse.ArgumentParser]) -> None:
     gradescope.add_argument("--points", type=float, default=100.0,
                             help="the autograder's points (default 100)")
     gradescope.add_argument("--force", action="store_true", help="replace an existing file")
+    _wheel_option(gradescope)
     gradescope.set_defaults(handler=_gradescope)
     prairielearn = platforms.add_parser(
         "prairielearn", help="a question folder (info.json, question.html, tests/, image)",
@@ -59,7 +60,26 @@ def add_export(commands, parser_class: type[argparse.ArgumentParser]) -> None:
                               help="the question's topic (default Optimization)")
     prairielearn.add_argument("--force", action="store_true",
                               help="rewrite an existing question (its uuid is kept)")
+    _wheel_option(prairielearn)
     prairielearn.set_defaults(handler=_prairielearn)
+
+
+def _wheel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wheel", default=None,
+                        help="ship this gdlab wheel (e.g. one an earlier export built) "
+                             "instead of building one from this checkout")
+
+
+def _wheel(args: argparse.Namespace) -> Path | None:
+    """The ``--wheel`` given, checked (a usage error when it is not a gdlab wheel)."""
+    from grader.platforms.common import ExportError  # noqa: PLC0415
+
+    if args.wheel is None:
+        return None
+    wheel = Path(args.wheel)
+    if not (wheel.is_file() and wheel.name.startswith("gdlab-") and wheel.suffix == ".whl"):
+        raise ExportError(f"--wheel {args.wheel} is not a gdlab wheel file (gdlab-*.whl)")
+    return wheel
 
 
 def _fail(message: str, status: int) -> int:
@@ -100,7 +120,7 @@ def _gradescope(args: argparse.Namespace) -> int:
 
     return _export(args, lambda exercise, out: gradescope.export(
         exercise, out, hidden_visibility=args.hidden_visibility, points=args.points,
-        force=args.force))
+        force=args.force, wheel=_wheel(args)))
 
 
 def _prairielearn(args: argparse.Namespace) -> int:
@@ -109,4 +129,5 @@ def _prairielearn(args: argparse.Namespace) -> int:
 
     image = args.image or f"gdlab/grader:{gdlab_version()}"
     return _export(args, lambda exercise, out: prairielearn.export(
-        exercise, out, image=image, timeout=args.timeout, topic=args.topic, force=args.force))
+        exercise, out, image=image, timeout=args.timeout, topic=args.topic, force=args.force,
+        wheel=_wheel(args)))

@@ -147,3 +147,18 @@ def test_the_command_line_refuses_an_unknown_exercise_in_one_line(tmp_path, caps
     assert not (tmp_path / "a.zip").exists()
     assert main(["export", "gradescope", "adam", "-o", str(tmp_path / "a.zip"),
                  "--hidden-visibility", "sometimes"]) == 2
+
+
+def test_the_command_line_writes_the_zip_with_a_given_wheel(tmp_path, fake_wheel, capsys):
+    target = tmp_path / "out" / "autograder.zip"
+    assert main(["export", "gradescope", "adam", "-o", str(target), "--wheel",
+                 str(fake_wheel), "--points", "5"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {target}"
+    with zipfile.ZipFile(target) as archive:
+        assert archive.read(fake_wheel.name) == fake_wheel.read_bytes()
+        assert '"points": 5.0' in archive.read("gdlab-platform.json").decode()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a wheel")
+    assert main(["export", "gradescope", "adam", "-o", str(tmp_path / "b.zip"), "--wheel",
+                 str(notes)]) == 2
+    assert "is not a gdlab wheel file" in capsys.readouterr().err
