@@ -139,8 +139,9 @@ def rejected_sentence(name: str, error: Any) -> str:
 
 
 def protect(path: Path) -> None:
-    """Make ``path`` (a directory of the platform's: the exercise, the results, other
-    people's metadata) unreachable to the sandbox's per-slot user ids.
+    """Make ``path`` (the platform's directory: the exercise, the results, metadata)
+    unreachable to the sandbox's per-slot user ids: a directory only its owner may enter
+    hides everything below it, wherever the mount-namespace layer is missing.
 
     Only root can run children under other user ids, so only then does this matter; the
     platforms run their scripts as root.

@@ -187,8 +187,9 @@ def run(root: Path) -> dict[str, Any]:
     source_dir = root / "source"
     config = PlatformConfig.read(source_dir)
     exercises = source_dir / EXERCISE_FOLDER
-    for private in (source_dir, root / "results"):
-        protect(private)
+    # the exercise (with its solution), the results, the platform's metadata: none of it
+    # is for the sandbox's user ids (code in the sandbox gets nothing from there)
+    protect(root)
     try:
         entry = entry_of(exercises / config.exercise)
         submission = find_submission(root / "submission", entry)

@@ -47,6 +47,19 @@ SOLUTION = (ROOT / "exercises" / EXERCISE / "solution.py").read_text()
 WRONG = "def update(params, grad, lr, state, **hyper):\n    return params - lr * grad\n"
 CRASHING = "def update(params, grad, lr, state, **hyper):\n    return params / 0.0 + 1 // 0\n"
 UNPARSABLE = "def update(params, grad, lr, state, **hyper:\n    return params\n"
+#: Reads the exercise's solution where the autograder keeps it (the zip's copy and the
+#: installed package's) and prints what it got: the output must show a refusal.
+SNOOPING = """\
+import glob
+for path in ["/autograder/source/exercise/adam/solution.py",
+             *glob.glob("/opt/gdlab/venv/lib/python3*/site-packages/exercises/adam/solution.py")]:
+    try:
+        print("READ", open(path).read())
+    except OSError as error:
+        print("REFUSED", type(error).__name__)
+def update(params, grad, lr, state, **hyper):
+    return params - lr * grad
+"""
 
 GRADESCOPE_DOCKERFILE = """\
 FROM python:3.11-slim
@@ -179,6 +192,12 @@ def gradescope_checks(work: Path, image: str) -> None:
     check(crash["score"] == 0 and "ZeroDivisionError on line 2" in crash["output"],
           "a crashing submission is not score 0 with the error's sentence")
     print("ok  gradescope, crashing: score 0, 'ZeroDivisionError on line 2' shown")
+    snoop = gradescope_case(work, image, "snooping", {"adam.py": SNOOPING})
+    check("REFUSED" in snoop["output"] and "READ" not in snoop["output"]
+          and "m_hat" not in snoop["output"],
+          "code in the sandbox read the exercise's solution")
+    print("ok  gradescope, snooping: the sandbox's code cannot read the exercise's solution "
+          f"({snoop['output'].count('REFUSED')} paths refused)")
     for name, files, expected in [
             ("no-py", {"README.txt": "hi"}, "No Python file was submitted"),
             ("two-py", {"a.py": WRONG, "b.py": SOLUTION}, "2 Python files were submitted")]:
@@ -255,7 +274,7 @@ def main() -> int:
         started = time.monotonic()
         gradescope_checks(work, images["gradescope"])
         prairielearn_checks(work, question, images["prairielearn"])
-        print(f"ok  8 cases, a container each, in {time.monotonic() - started:.0f} s")
+        print(f"ok  9 cases, a container each, in {time.monotonic() - started:.0f} s")
     except FlowError as error:
         print(f"FAILED: {error}")
         return 1

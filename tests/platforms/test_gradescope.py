@@ -6,6 +6,7 @@ The same in Docker, with setup.sh really run: tests/deploy/platforms_smoke.sh.""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import stat
 import zipfile
@@ -162,3 +163,12 @@ def test_the_command_line_writes_the_zip_with_a_given_wheel(tmp_path, fake_wheel
     assert main(["export", "gradescope", "adam", "-o", str(tmp_path / "b.zip"), "--wheel",
                  str(notes)]) == 2
     assert "is not a gdlab wheel file" in capsys.readouterr().err
+
+
+def test_the_autograders_directory_is_closed_to_the_sandboxs_users(autograder):
+    before = stat.S_IMODE(autograder.stat().st_mode)
+    grade(autograder, {"adam.py": WRONG})
+    # as root (as on Gradescope) root alone may enter it: the sandbox runs student code
+    # under other user ids; without root there are no other user ids to keep out
+    expected = 0o700 if os.geteuid() == 0 else before
+    assert stat.S_IMODE(autograder.stat().st_mode) == expected
