@@ -188,7 +188,9 @@ def question_html(exercise: Exercise) -> str:
     # question.html is a mustache template to PrairieLearn: braces of the statement's code
     # must reach the page as text
     statement = statement.replace("{", "&#123;").replace("}", "&#125;")
-    signature = html.escape(exercise.contract().signature())
+    contract = exercise.contract()
+    arguments = ", ".join((*contract.params, *contract.keywords, "**hyper"))
+    signature = html.escape(f"{contract.entry}({arguments})")
     name = submission_name(exercise)
     return f"""\
 <pl-question-panel>

@@ -74,6 +74,7 @@ def test_the_question_folder_follows_prairielearns_layout(question):
     assert ('<pl-file-editor file-name="adam.py" ace-mode="ace/mode/python" '
             'source-file-name="starter.py">') in page
     assert "<pl-external-grader-results>" in page and "bias" in page
+    assert "<code>def update(params, grad, lr, state, beta1, beta2, eps, **hyper)</code>" in page
     assert "{{" not in page  # question.html is a mustache template to PrairieLearn
     assert (question / "starter.py").read_text() == (
         Path(__file__).resolve().parents[2] / "exercises/adam/starter.py").read_text()
