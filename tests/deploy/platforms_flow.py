@@ -50,9 +50,8 @@ UNPARSABLE = "def update(params, grad, lr, state, **hyper:\n    return params\n"
 #: Reads the exercise's solution where the autograder keeps it (the zip's copy and the
 #: installed package's) and prints what it got: the output must show a refusal.
 SNOOPING = """\
-import glob
 for path in ["/autograder/source/exercise/adam/solution.py",
-             *glob.glob("/opt/gdlab/venv/lib/python3*/site-packages/exercises/adam/solution.py")]:
+             "/opt/gdlab/venv/lib/python3.11/site-packages/exercises/adam/solution.py"]:
     try:
         print("READ", open(path).read())
     except OSError as error:
@@ -193,7 +192,7 @@ def gradescope_checks(work: Path, image: str) -> None:
           "a crashing submission is not score 0 with the error's sentence")
     print("ok  gradescope, crashing: score 0, 'ZeroDivisionError on line 2' shown")
     snoop = gradescope_case(work, image, "snooping", {"adam.py": SNOOPING})
-    check("REFUSED" in snoop["output"] and "READ" not in snoop["output"]
+    check(snoop["output"].count("REFUSED") == 2 and "READ" not in snoop["output"]
           and "m_hat" not in snoop["output"],
           "code in the sandbox read the exercise's solution")
     print("ok  gradescope, snooping: the sandbox's code cannot read the exercise's solution "
