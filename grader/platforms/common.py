@@ -377,6 +377,17 @@ def source_root() -> Path:
     return root
 
 
+def packages(root: Path) -> list[str]:
+    """The top-level packages pyproject.toml ships (its setuptools ``include`` patterns,
+    e.g. ``grader*``, that name a folder of ``root``)."""
+    import tomllib  # noqa: PLC0415
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    names = [pattern.rstrip("*").rstrip(".") for pattern in patterns]
+    return [name for name in dict.fromkeys(names) if (root / name).is_dir()]
+
+
 def build_wheel(folder: Path) -> Path:
     """Build a wheel of the running gdlab's source into ``folder`` and return its path.
 
@@ -395,7 +406,7 @@ def build_wheel(folder: Path) -> Path:
         tree.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(root / name, tree / name)
-        for package in ("grader", "service", "exercises"):
+        for package in packages(root):
             shutil.copytree(root / package, tree / package,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         folder.mkdir(parents=True, exist_ok=True)

@@ -172,3 +172,10 @@ def test_the_autograders_directory_is_closed_to_the_sandboxs_users(autograder):
     # under other user ids; without root there are no other user ids to keep out
     expected = 0o700 if os.geteuid() == 0 else before
     assert stat.S_IMODE(autograder.stat().st_mode) == expected
+
+
+def test_the_wheel_ships_every_package_pyproject_names():
+    from grader.platforms.common import packages, source_root
+
+    # the wheel is built from a copy of these folders: one missing would be left out
+    assert {"grader", "service", "exercises"} <= set(packages(source_root()))
