@@ -31,6 +31,7 @@ from marshmallow import ValidationError
 
 from grader.engine import OPTIMIZERS, PROBLEMS, SpecError
 from grader.plots import FORMATS
+from service import csp
 from service import queue as jobs
 from service import reference as runs
 from service import submissions as store
@@ -52,6 +53,7 @@ from service.state import services
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
+csp.protect(bp)
 
 #: CommonMark without raw HTML: an exercise's statement cannot inject markup.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -234,6 +236,21 @@ def submission_plot(public_id: str, fmt: str) -> Response:
     except store.PlotUnavailableError as error:
         abort(409, str(error))
     return image_response(drawn.data, drawn.media_type, drawn.etag)
+
+
+@bp.route("/submissions/<public_id>/curves.json")
+def submission_curves(public_id: str) -> Response:
+    """A submission's visible loss curves as data, for the page's interactive chart (seen
+    as the signed-in browser may see it, like its plot)."""
+    who = web_caller()
+    with services().db.session() as db_session:
+        found = store.find(db_session, public_id)
+    if found is None or not _may_see(who, found):
+        abort(404, "There is no such submission that you can see.")
+    try:
+        return jsonify(store.curves(services(), found))
+    except store.PlotUnavailableError as error:
+        abort(409, str(error))
 
 
 def _may_see(who: Caller, submission: Submission) -> bool:
