@@ -161,9 +161,27 @@ function decade(value) {
   return Math.abs(power - Math.round(power)) < 1e-9 ? "1e" + Math.round(power) : "";
 }
 
+// A log axis's ticks: powers of ten, at most six of them (every second, third... decade
+// when the curves span many).
+function decades(min, max) {
+  const low = Math.floor(Math.log10(min)), high = Math.ceil(Math.log10(max));
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return [];
+  const stride = Math.max(1, Math.ceil((high - low) / 6));
+  const ticks = [];
+  for (let power = high; power >= low; power -= stride) ticks.unshift(10 ** power);
+  return ticks.filter((tick) => tick >= min * (1 - 1e-9) && tick <= max * (1 + 1e-9));
+}
+
 function tickLabels(splits, log) {
   const decades = log ? splits.map(decade) : [];
-  return decades.filter(Boolean).length >= 2 ? decades : splits.map(shown);
+  return decades.filter(Boolean).length >= 2 ? decades : splits.map(tick);
+}
+
+// A tick's label: as short as it can be (1e7, not 1.000e+7).
+function tick(value) {
+  const size = Math.abs(value);
+  const short = Number(value.toPrecision(4));
+  return size !== 0 && (size >= 1e5 || size < 1e-3) ? short.toExponential().replace("+", "") : String(short);
 }
 
 // The values a scale can draw: on a log scale, none that is zero or negative (a gap).
@@ -177,9 +195,12 @@ function runTitle(run) {
 
 function runNote(run) {
   if (run.student === null) return "Your code gave no trajectory for this run.";
-  let note = run.first_difference === null
+  const step = run.first_difference;
+  const drawn = step !== null && step < run.student.length && run.student[step] !== null;
+  let note = step === null
     ? "Your curve follows the reference's at every step."
-    : "Your curve first leaves the reference's at step " + run.first_difference + " (circle).";
+    : "Your curve first leaves the reference's at step " + step +
+      (drawn ? " (circle)." : " (dotted line).");
   if (run.student_outcome === "diverged") {
     note += " Your run diverged after step " + (run.student.length - 1) + ".";
   }
@@ -240,7 +261,9 @@ function drawRun(holder, readout, run, quantity, log, width) {
   return new window.uPlot({
     width, height: CHART_HEIGHT,
     scales: { x: { time: false }, y: log ? { distr: 3 } : { distr: 1 } },
-    axes: [axis("step"), { ...axis(quantity + (log ? " (log)" : "")), size: 64,
+    axes: [axis("step"), { ...axis(quantity + (log ? " (log)" : "")), size: 76,
+                          ...(log ? { splits: (u, i, min, max) => decades(min, max),
+                                      filter: (u, splits) => splits } : {}),
                           values: (u, splits) => tickLabels(splits, log) }],
     series, legend: { show: false },
     cursor: { drag: { x: false, y: false }, points: { size: 7 } },
