@@ -346,8 +346,11 @@ function drawCurves(figure, curves) {
   }).observe(box);
 }
 
+// A figure's picture not yet in the page (put in should the charts fail).
+const pictures = new WeakMap();
+
 // Each result picture under `root` whose curves can be read becomes charts; where they
-// cannot (no chart library, an error), the picture stays.
+// cannot (no chart library, an error), the picture stays (or is put in).
 async function enhancePlots(root) {
   if (!window.uPlot) return;
   for (const figure of root.querySelectorAll("figure.plot[data-curves]")) {
@@ -355,10 +358,12 @@ async function enhancePlots(root) {
     figure.dataset.charted = "yes";
     try {
       const response = await fetch(figure.dataset.curves, { headers: { Accept: "application/json" } });
-      if (!response.ok) continue;
+      if (!response.ok) throw new Error("no curves: " + response.status);
       drawCurves(figure, await response.json());
     } catch (error) {
-      figure.dataset.charted = "no";  // the picture stays
+      figure.dataset.charted = "no";
+      const picture = pictures.get(figure);
+      if (picture && !figure.querySelector("img, .charts")) figure.prepend(picture);
     }
   }
 }
@@ -445,10 +450,13 @@ async function enhancePlots(root) {
     table.append(body);
     box.append(table);
     const figure = element("figure", null, { class: "plot", "data-curves": data.page + "/curves.json" });
-    figure.append(element("img", null, {
+    const picture = element("img", null, {
       src: data.plot, width: "1400", height: "540", id: "plot",
       alt: "Loss curves of this submission (solid) over the reference's (dashed), score " + data.score + " of 100.",
-    }));
+    });
+    // with the chart library, the picture (drawn by the server) is asked for only if the
+    // charts cannot be drawn
+    if (window.uPlot) pictures.set(figure, picture); else figure.append(picture);
     figure.append(element("figcaption", "Your curves (solid) over the reference's (dashed); a circle marks the first step where they part."));
     box.append(figure);
     enhancePlots(box);

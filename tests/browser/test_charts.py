@@ -11,7 +11,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.integration.server import ASCENT, SOLUTION, GdlabServer, source
 
-from .conftest import shot
+from .conftest import shot, wait_for_image
 from .test_docs import block_outside
 from .test_student import EXERCISE, editor, send
 
@@ -164,3 +164,13 @@ def test_the_editor_and_the_charts_need_nothing_but_the_server(new_context,
     page.wait_for_load_state("networkidle")
     shot(page, "result-page-offline")
     assert blocked == [], f"the pages asked for outside addresses: {blocked}"
+
+
+def test_where_the_curves_cannot_be_read_the_picture_stays(page: Page) -> None:
+    page.route("**/curves.json", lambda route: route.abort("aborted"))
+    page.goto(EXERCISE)
+    send(page, source(ASCENT))
+    expect(page.locator("#result .diagnosis")).to_contain_text("sign-flip")
+    expect(page.locator("#result figure.plot")).to_have_attribute("data-charted", "no")
+    assert wait_for_image(page, "#result figure img")["width"] > 0
+    expect(page.locator("#result .charts")).to_have_count(0)

@@ -14,8 +14,11 @@ from tests.integration.server import ASCENT, SOLUTION, source
 from .conftest import (
     PHONE,
     dialogs_of,
+    editor,
     expect_status,
     no_horizontal_scroll,
+    paste,
+    sent_code,
     shot,
     wait_for_image,
 )
@@ -25,32 +28,10 @@ SYNTAX_ERROR = "def update(params, grad, lr, state, **hyper)\n    return params\
 RAISES = "def update(params, grad, lr, state, **hyper):\n    raise ValueError('no step today')\n"
 
 
-def paste(page: Page, code: str) -> None:
-    """Replace the editor's code with ``code`` as a paste from the clipboard does."""
-    editor(page).focus()
-    page.keyboard.press("Control+a")
-    page.evaluate("""(text) => {
-        const data = new DataTransfer();
-        data.setData("text/plain", text);
-        document.activeElement.dispatchEvent(new ClipboardEvent("paste", {
-            clipboardData: data, bubbles: true, cancelable: true}));
-    }""", code)
-
-
 def send(page: Page, code: str) -> None:
     """Paste ``code`` into the editor, and press Submit."""
     paste(page, code)
     page.get_by_role("button", name="Submit").click()
-
-
-def editor(page: Page):  # type: ignore[no-untyped-def]
-    """The code editor (what a screen reader calls the "Python code" text box)."""
-    return page.get_by_role("textbox", name="Python code")
-
-
-def sent_code(page: Page):  # type: ignore[no-untyped-def]
-    """The form's textarea: what the form sends (the editor keeps it in sync)."""
-    return page.locator("textarea#code")
 
 
 def test_the_student_flow_with_javascript(page: Page) -> None:
@@ -64,6 +45,15 @@ def test_the_student_flow_with_javascript(page: Page) -> None:
         re.compile("^Tab indents by four spaces"))
     # Python is coloured: the keyword and the function's name are spans of their own
     expect(editor(page).locator("span", has_text=re.compile(r"^def$")).first).to_be_visible()
+    # (the editor measures its lines once it is on the screen: the line numbers line up)
+    page.locator(".cm-editor").scroll_into_view_if_needed()
+    page.evaluate("""() => new Promise(done => {
+        const top = (selector, i) => document.querySelectorAll(selector)[i]
+            .getBoundingClientRect().top;
+        const look = () => Math.abs(top('.cm-gutterElement', 2) - top('.cm-line', 1)) < 4
+            ? done() : requestAnimationFrame(look);
+        look();
+    })""")
     shot(page, "exercise")
 
     page.get_by_label("Your name").fill("ada.lovelace")
