@@ -281,3 +281,17 @@ def editor(page: Page) -> Locator:
 def sent_code(page: Page) -> Locator:
     """The form's textarea: what the form sends (the editor keeps it in sync)."""
     return page.locator("textarea#code")
+
+
+def editor_on_screen(page: Page) -> None:
+    """Scroll the editor into view and wait until its line numbers line up with its lines
+    (it measures its lines once it is on the screen: a screenshot of a page not scrolled
+    would show them with the height it guessed)."""
+    page.locator(".cm-editor").scroll_into_view_if_needed()
+    page.evaluate("""() => new Promise(done => {
+        const top = (selector, i) => document.querySelectorAll(selector)[i]
+            .getBoundingClientRect().top;
+        const look = () => Math.abs(top('.cm-gutterElement', 2) - top('.cm-line', 1)) < 4
+            ? done() : requestAnimationFrame(look);
+        look();
+    })""")

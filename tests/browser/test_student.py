@@ -15,6 +15,7 @@ from .conftest import (
     PHONE,
     dialogs_of,
     editor,
+    editor_on_screen,
     expect_status,
     no_horizontal_scroll,
     paste,
@@ -45,15 +46,7 @@ def test_the_student_flow_with_javascript(page: Page) -> None:
         re.compile("^Tab indents by four spaces"))
     # Python is coloured: the keyword and the function's name are spans of their own
     expect(editor(page).locator("span", has_text=re.compile(r"^def$")).first).to_be_visible()
-    # (the editor measures its lines once it is on the screen: the line numbers line up)
-    page.locator(".cm-editor").scroll_into_view_if_needed()
-    page.evaluate("""() => new Promise(done => {
-        const top = (selector, i) => document.querySelectorAll(selector)[i]
-            .getBoundingClientRect().top;
-        const look = () => Math.abs(top('.cm-gutterElement', 2) - top('.cm-line', 1)) < 4
-            ? done() : requestAnimationFrame(look);
-        look();
-    })""")
+    editor_on_screen(page)
     shot(page, "exercise")
 
     page.get_by_label("Your name").fill("ada.lovelace")
@@ -256,6 +249,7 @@ def test_a_phone_shows_the_exercise_and_result_without_sideways_scrolling(new_co
     assert no_horizontal_scroll(page)
     box = page.locator(".cm-editor").bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    editor_on_screen(page)
     shot(page, "phone-exercise")
     send(page, source(ASCENT))
     expect(page.locator("#result .diagnosis")).to_contain_text("sign-flip")
