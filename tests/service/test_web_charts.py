@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from grader.plots.curves import distance_to_minimum
-from service import submissions as store
+from service import submission_store as store
 
 from .conftest import API, INSTRUCTOR, services_of
 from .test_docs_page import CSS, JAVASCRIPT, addresses
