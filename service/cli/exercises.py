@@ -6,15 +6,18 @@ bundled ones).
 - ``gdlab exercises check [ID]``: grade each exercise's solution, starter and known
   mistakes in the sandbox (CI runs this); exit status 1 when one check fails;
 - ``gdlab exercises fetch ID``: download a starter from a *server*
-  (see :mod:`service.cli.submit`).
+  (see :mod:`service.cli.submit`);
+- ``gdlab exercises notebook ID [-o FILE] [--force]``: the exercise as a Jupyter notebook,
+  ready to submit from (:mod:`gdlab.notebook`).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from service.cli import submit
-from service.cli.common import Parser, catalog, exercise, grader
+from service.cli.common import Parser, UsageError, catalog, exercise, grader
 from service.report import table
 
 
@@ -32,6 +35,16 @@ def add_commands(commands) -> None:
     check.add_argument("id", nargs="?", help="one exercise (default: all)")
     check.set_defaults(handler=check_command)
     submit.add_fetch(actions)
+    notebook = actions.add_parser(
+        "notebook", help="write an exercise as a Jupyter notebook, ready to submit from",
+        description="Write ID as a notebook: the statement, the contract, the starter code "
+                    "and a cell that submits it (gdlab.submit). An existing file is kept "
+                    "unless --force.")
+    notebook.add_argument("id")
+    notebook.add_argument("-o", "--output", metavar="FILE",
+                          help="the notebook to write (default: ID.ipynb)")
+    notebook.add_argument("--force", action="store_true", help="overwrite FILE")
+    notebook.set_defaults(handler=notebook_command)
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -81,3 +94,21 @@ def check_command(args: argparse.Namespace) -> int:
     print(f"\n{len(chosen)} exercise(s) checked: "
           + ("all good" if not failures else f"{failures} problem(s)"))
     return 1 if failures else 0
+
+
+def notebook_command(args: argparse.Namespace) -> int:
+    """Write the exercise as a notebook; an existing file is kept unless ``--force``."""
+    from gdlab.notebook import build_notebook, write_notebook
+
+    chosen = exercise(catalog(), args.id)
+    path = Path(args.output or f"{chosen.id}.ipynb")
+    try:
+        write_notebook(build_notebook(chosen.describe(full=True)), path, force=args.force)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; it is kept (use --force to overwrite)") \
+            from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    print(f"Wrote {path}: open it in Jupyter, write {chosen.entry} in its starter cell, "
+          "and run the last cell to submit it.")
+    return 0

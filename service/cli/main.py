@@ -9,7 +9,16 @@ import sys
 from collections.abc import Sequence
 
 from grader.engine import SpecError
-from service.cli import exercises, grade, instructor, reference, sandbox, serve, submit
+from service.cli import (
+    exercises,
+    export,
+    grade,
+    instructor,
+    reference,
+    sandbox,
+    serve,
+    submit,
+)
 from service.cli.common import EXIT_USAGE, Parser, SandboxFailureError, UsageError
 from service.config import ConfigError
 
@@ -25,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_commands(commands)
     serve.add_commands(commands)
     instructor.add_commands(commands)
+    export.add_export(commands, Parser)
     return parser
 
 
