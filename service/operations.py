@@ -297,6 +297,16 @@ def submission_plot(state: Services, who: Caller, public_id: str, fmt: str) -> P
         raise ApiError(409, str(error)) from None
 
 
+def submission_curves(state: Services, who: Caller, public_id: str) -> dict[str, Any]:
+    """A submission's visible loss curves as data, for the pages' chart (404: no
+    submission ``who`` may see; 409: nothing to draw)."""
+    found = visible_submission(state, who, public_id)
+    try:
+        return store.curves(state, found)
+    except store.PlotUnavailableError as error:
+        raise ApiError(409, str(error)) from None
+
+
 # --- reference runs ----------------------------------------------------------------------
 
 

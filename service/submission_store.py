@@ -29,6 +29,7 @@ from grader.archive import ArchiveError, pack_parts, unpack_parts
 from grader.catalog import Exercise
 from grader.grading import GradeResult, JobResults, Prepared, split_whole
 from grader.plots import plot_grade
+from grader.plots.curves import grade_curves
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service import callbacks
 from service.models import FINAL_STATUSES, CallbackDelivery, Plot, Submission, utcnow
@@ -349,6 +350,18 @@ def plot(services: Services, submission: Submission, fmt: str) -> Plot:
     """
     return kept_plot(services.db, f"submission:{submission.public_id}:{fmt}", fmt,
                      lambda: plot_grade(_regraded(services, submission), fmt))
+
+
+def curves(services: Services, submission: Submission) -> dict[str, Any]:
+    """The submission's visible loss curves as data, for the page's chart (see
+    :func:`grader.plots.curves.grade_curves`).
+
+    Raises
+    ------
+    PlotUnavailableError
+        As :func:`plot`.
+    """
+    return grade_curves(_regraded(services, submission))
 
 
 def _regraded(services: Services, submission: Submission) -> GradeResult:

@@ -30,6 +30,7 @@ from markdown_it import MarkdownIt
 
 from grader.catalog import Exercise
 from grader.engine import OPTIMIZERS, PROBLEMS
+from service import csp
 from service import operations as ops
 from service.api.common import image_response, submission_links
 from service.auth import Caller, identify
@@ -40,6 +41,7 @@ from service.state import services
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
+csp.protect(bp)
 
 #: CommonMark without raw HTML: an exercise's statement cannot inject markup.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -215,6 +217,16 @@ def submission_plot(public_id: str, fmt: str) -> Response:
     except ApiError as error:
         _abort(error)
     return image_response(drawn.data, drawn.media_type, drawn.etag)
+
+
+@bp.route("/submissions/<public_id>/curves.json")
+def submission_curves(public_id: str) -> Response:
+    """A submission's visible loss curves as data, for the page's interactive chart (seen
+    as the signed-in browser may see it, like its plot)."""
+    try:
+        return jsonify(ops.submission_curves(services(), web_caller(), public_id))
+    except ApiError as error:
+        _abort(error)
 
 
 def _plot_alt(result: dict[str, Any]) -> str:
