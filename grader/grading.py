@@ -39,6 +39,7 @@ from grader.engine import variants
 from grader.engine.optimizers import get_optimizer
 from grader.engine.problems import Problem
 from grader.engine.regularizers import make_clip, make_regularizer
+from grader.engine.rules import compose
 from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objective_loss, plan_run
 from grader.engine.schedules import rates_by_epoch
 from grader.limits import SandboxLimits
@@ -299,25 +300,25 @@ def scheduled_trajectories(rule: Callable[..., float], exercise: Exercise,
 
 
 def reference_rule(exercise: Exercise) -> Rule:
-    """The exercise's reference as an update rule with the students' contract, built from
-    the engine's parts in the engine's order (tested to give the engine's trajectories)."""
+    """The exercise's reference as an update rule with the students' contract: the
+    engine's composed rule (:func:`grader.engine.rules.compose`, the run loop's own), with
+    the case's hyper-parameters filled in at the first call."""
     reference = exercise.reference
     optimizer = get_optimizer(reference.optimizer)
 
     def update(params: Array, grad: Array, lr: float, state: dict, **hyper: Any) -> Array:
         from grader.catalog.model import substitute  # noqa: PLC0415
 
-        settings = optimizer.resolve(substitute(reference.hyper, hyper, "reference.hyper"))
-        regularizer_part = reference.component("regularizer", hyper)
-        clip_part = reference.component("clip", hyper)
-        regularizer = make_regularizer(regularizer_part.name, regularizer_part.options)
-        clip = make_clip(clip_part.name, clip_part.options)
         if "optimizer" not in state:
-            state["optimizer"] = optimizer.init(params, **settings)
-        step = clip(regularizer.gradient(grad, params))
-        params = regularizer.before_step(params, lr)
-        params = optimizer.step(params, step, lr, state["optimizer"], **settings)
-        return regularizer.after_step(params, lr)
+            settings = optimizer.resolve(substitute(reference.hyper, hyper, "reference.hyper"))
+            regularizer_part = reference.component("regularizer", hyper)
+            clip_part = reference.component("clip", hyper)
+            state["rule"] = compose(
+                optimizer, settings,
+                make_regularizer(regularizer_part.name, regularizer_part.options),
+                make_clip(clip_part.name, clip_part.options))
+            state["optimizer"] = state["rule"].init(params)
+        return state["rule"].update(params, grad, lr, state["optimizer"])
 
     return update
 
