@@ -231,7 +231,8 @@ def test_grading_is_deterministic(grader):
 
 
 def test_the_reference_rule_is_the_engine_step_for_step():
-    from grader.grading import in_process, prepare_runs, reference_rule
+    from grader.kinds.update_rule import in_process, reference_rule
+    from grader.preparation import prepare_runs
 
     for exercise in CATALOG.exercises.values():
         if exercise.kind != "update_rule":
