@@ -232,6 +232,10 @@ VARIANTS: tuple[Variant, ...] = (
             "Your curve matches Adam with eps inside the square root: use "
             "sqrt(v_hat) + eps, not sqrt(v_hat + eps).",
             ADAM, settings=_adamw_decoupled),
+    Variant("adam-v-uncorrected", functools.partial(adam_textbook, correct_v=False),
+            "Your curve matches Adam with only m bias-corrected: divide v by "
+            "(1 - beta2**t) too, v_hat = v / (1 - beta2**t), before its square root.",
+            ADAM, settings=_adamw_decoupled),
     Variant("adam-efficient-eps", adam_efficient_eps,
             "Your curve matches Adam in the 'efficient' form, lr_t = lr * "
             "sqrt(1 - beta2**t) / (1 - beta1**t) and params - lr_t * m / "
