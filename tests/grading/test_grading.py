@@ -170,6 +170,12 @@ DIAGNOSED = [
      "    m = state['m'] = beta1 * state.get('m', 0) + (1 - beta1) * grad\n"
      "    v = state['v'] = beta2 * state.get('v', 0) + (1 - beta2) * grad * grad\n"
      "    return params - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps)\n"),
+    ("adam", "adam-v-uncorrected",
+     "import numpy as np\ndef update(params, grad, lr, state, beta1, beta2, eps, **hyper):\n"
+     "    t = state['t'] = state.get('t', 0) + 1\n"
+     "    m = state['m'] = beta1 * state.get('m', 0) + (1 - beta1) * grad\n"
+     "    v = state['v'] = beta2 * state.get('v', 0) + (1 - beta2) * grad * grad\n"
+     "    return params - lr * (m / (1 - beta1**t)) / (np.sqrt(v) + eps)\n"),
     ("rmsprop", "rmsprop-eps-inside-sqrt",
      "import numpy as np\ndef update(params, grad, lr, state, alpha, eps, **hyper):\n"
      "    s = state['s'] = alpha * state.get('s', 0.0) + (1 - alpha) * grad * grad\n"
