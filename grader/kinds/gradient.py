@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.engine.problems import Problem
 from grader.engine.runs import execute, plan_run
 from grader.kinds import update_rule
 from grader.kinds.base import Array, Kind, Rule, Trajectories, fitting_trajectory, sign_flip
+from grader.kinds.wire import GradientRun
 from grader.sandbox.client import Job
 
 if TYPE_CHECKING:
@@ -37,11 +38,13 @@ def problem_data(problem: Problem) -> tuple[Array, Array]:
     raise ValueError(f"{problem.name} has no data for a gradient exercise")
 
 
-def job_run(run: ExerciseRun) -> dict[str, Any]:
-    """A run as a gradient job takes it: an update-rule run with the problem's data
-    (the data of the problem object the run is on)."""
+def job_run(run: ExerciseRun) -> GradientRun:
+    """A run as a gradient job takes it: start, per-step rates, hyper-parameters,
+    mini-batches and the data of the problem object the run is on (never the problem
+    itself: a gradient child holds no reference gradient)."""
     X, y = problem_data(run.problem)
-    return {**update_rule.job_run(run), "X": X, "y": y}
+    return GradientRun(x0=run.x0, lrs=run.step_rates, hyper=dict(run.case.hyper),
+                       batches=run.batches, X=X, y=y)
 
 
 def ascending(prepared: PreparedExercise) -> Trajectories:

@@ -18,6 +18,7 @@ import numpy as np
 from grader.engine import variants
 from grader.kinds import update_rule
 from grader.kinds.base import Array, Kind, Trajectories
+from grader.kinds.wire import ScheduleRun
 from grader.sandbox.client import Job
 
 if TYPE_CHECKING:
@@ -54,8 +55,9 @@ class Schedule(Kind):
 
     def job(self, code: str, runs: Sequence[ExerciseRun]) -> Job:
         """A schedule job: each run's first rate, epochs and hyper-parameters."""
-        return Job.schedule(code, runs=[{"lr0": run.lr, "epochs": run.case.epochs,
-                                         "hyper": dict(run.case.hyper)} for run in runs])
+        return Job.schedule(code, runs=[ScheduleRun(lr0=run.lr, epochs=run.case.epochs,
+                                                    hyper=dict(run.case.hyper))
+                                        for run in runs])
 
     def trajectory(self, run: ExerciseRun, arrays: Mapping[str, Array]) -> Array | None:
         """Gradient descent with the returned rates, if they fit the run."""

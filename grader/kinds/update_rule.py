@@ -33,7 +33,7 @@ from grader.kinds.base import (
     sign_flip,
     state_reset,
 )
-from grader.kinds.wire import array_name
+from grader.kinds.wire import UpdateRuleRun, array_name
 from grader.sandbox import harness
 from grader.sandbox.client import Job
 
@@ -42,11 +42,11 @@ if TYPE_CHECKING:
     from grader.preparation import ExerciseRun, PreparedExercise
 
 
-def job_run(run: ExerciseRun) -> dict[str, Any]:
+def job_run(run: ExerciseRun) -> UpdateRuleRun:
     """A run as an update-rule job takes it: start, per-step rates, hyper-parameters,
     mini-batches and the problem whose gradient the child computes."""
-    return {"x0": run.x0, "lrs": run.step_rates, "hyper": dict(run.case.hyper),
-            "batches": run.batches, "problem": run.problem_spec}
+    return UpdateRuleRun(x0=run.x0, lrs=run.step_rates, hyper=dict(run.case.hyper),
+                         batches=run.batches, problem=run.problem_spec)
 
 
 def in_process(rule: Rule, runs: Sequence[ExerciseRun]) -> Trajectories:

@@ -1,11 +1,19 @@
-"""What each kind's sandbox job returns, as it travels: named float64 arrays per run.
+"""What each kind's sandbox job takes and returns, as it travels: typed run inputs in,
+named float64 arrays per run out.
 
-This is the one place that knows how a run's arrays are named on the wire
-(``trajectory_0``, ``rates_2``...) and what shape each may have. The sandbox's harness
-writes them through :func:`array_name`, the result check (:mod:`grader.sandbox.results`)
-allows exactly :data:`RETURNS`, and the grader reads them back per run with
-:func:`run_arrays`. Imported inside sandboxed children: numpy and the standard library
-only, nothing of a reference.
+This is the one place that knows how a run's arrays are named on the wire (``x0_0``,
+``trajectory_0``, ``rates_2``...) and what shape each may have:
+
+- a job's runs are typed inputs (:class:`UpdateRuleRun`, :class:`GradientRun`,
+  :class:`ScheduleRun`), encoded into the job's header and arrays by :data:`ENCODERS`
+  (what :class:`grader.sandbox.client.Job` sends) and read back by the harness in the
+  child through :func:`array_name`;
+- the harness writes each run's results through :func:`array_name`, the result check
+  (:mod:`grader.sandbox.results`) allows exactly :data:`RETURNS`, and the grader reads
+  them back per run with :func:`run_arrays`.
+
+Imported inside sandboxed children: numpy and the standard library only, nothing of a
+reference.
 
 Examples
 --------
@@ -17,11 +25,12 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -87,3 +96,125 @@ def run_shapes(kind: str, header: Mapping[str, Any],
     (RunShape(steps=5, dim=0),)
     """
     return _SHAPES[kind](header, arrays)
+
+
+# --- what a job takes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SteppedRun:
+    """One run that steps parameters: its start ``x0``, one learning rate per step
+    ``lrs``, the case's ``hyper``-parameters and the sample indices of every step
+    (``batches``; None: every step sees all the data)."""
+
+    x0: npt.ArrayLike
+    lrs: npt.ArrayLike
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    batches: Sequence[npt.ArrayLike] | None = None
+
+
+@dataclass(frozen=True)
+class UpdateRuleRun(SteppedRun):
+    """A run of an update-rule job: the child computes the gradient of ``problem`` (a
+    ``{"name", "options", "seed"}`` spec; None: the job's problem)."""
+
+    problem: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GradientRun(SteppedRun):
+    """A run of a gradient job, on its own data ``X`` and ``y`` (None: the job's)."""
+
+    X: npt.ArrayLike | None = None
+    y: npt.ArrayLike | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    """A run of a schedule job: the first learning rate and the number of epochs."""
+
+    lr0: float
+    epochs: int
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+
+
+def typed(kind: type, run: Any) -> Any:
+    """``run`` as the typed input ``kind`` (a mapping's unknown keys are refused).
+
+    Examples
+    --------
+    >>> typed(ScheduleRun, {"lr0": 0.1, "epochs": 3})
+    ScheduleRun(lr0=0.1, epochs=3, hyper={})
+    """
+    if isinstance(run, kind):
+        return run
+    known = {item.name for item in fields(kind)}
+    unknown = set(run) - known
+    if unknown:
+        raise ValueError(f"a {kind.__name__} has no {', '.join(sorted(unknown))}")
+    return kind(**run)
+
+
+def _stepped_arrays(runs: Sequence[SteppedRun]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The arrays (start, rates, batches) and JSON specs (hyper) of a job's runs; batches
+    travel as one flat index array and offsets, since an epoch's last one may be short."""
+    arrays: dict[str, Any] = {}
+    specs = []
+    for index, run in enumerate(runs):
+        arrays[array_name("x0", index)] = np.asarray(run.x0, dtype=np.float64)
+        arrays[array_name("lrs", index)] = np.asarray(run.lrs, dtype=np.float64)
+        if run.batches is not None:
+            batches = [np.asarray(batch, dtype=np.int64) for batch in run.batches]
+            arrays[array_name("batch_indices", index)] = (
+                np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64))
+            arrays[array_name("batch_offsets", index)] = np.cumsum([0, *map(len, batches)])
+        specs.append({"hyper": dict(run.hyper or {})})
+    return arrays, specs
+
+
+Encoded = tuple[dict[str, Any], dict[str, Any]]
+
+
+def encode_update_rule(runs: Sequence[Any],
+                       problem: Mapping[str, Any] | None = None) -> Encoded:
+    """An update-rule job's header and arrays: each run's problem is sent once, by index."""
+    runs = [typed(UpdateRuleRun, run) for run in runs]
+    arrays, specs = _stepped_arrays(runs)
+    problems: list[dict[str, Any]] = []
+    for run, spec in zip(runs, specs, strict=True):
+        wanted = dict(run.problem or problem or {})
+        if not wanted:
+            raise ValueError("every run of an update-rule job needs a problem")
+        if wanted not in problems:
+            problems.append(wanted)
+        spec["problem"] = problems.index(wanted)
+    return {"problems": problems, "runs": specs}, arrays
+
+
+def encode_gradient(runs: Sequence[Any], X: npt.ArrayLike | None = None,
+                    y: npt.ArrayLike | None = None) -> Encoded:
+    """A gradient job's header and arrays: each run's data, or the job's."""
+    runs = [typed(GradientRun, run) for run in runs]
+    arrays, specs = _stepped_arrays(runs)
+    if X is not None:
+        arrays.update({"X": np.asarray(X, dtype=np.float64), "y": np.asarray(y, dtype=np.float64)})
+    for index, run in enumerate(runs):
+        if run.X is not None:
+            arrays[array_name("X", index)] = np.asarray(run.X, dtype=np.float64)
+            arrays[array_name("y", index)] = np.asarray(run.y, dtype=np.float64)
+    return {"runs": specs}, arrays
+
+
+def encode_schedule(runs: Sequence[Any]) -> Encoded:
+    """A schedule job's header (a schedule job has no arrays)."""
+    runs = [typed(ScheduleRun, run) for run in runs]
+    return {"runs": [{"lr0": float(run.lr0), "epochs": int(run.epochs),
+                      "hyper": dict(run.hyper or {})} for run in runs]}, {}
+
+
+#: kind -> the encoder of its job's runs (and job-wide inputs) into header and arrays.
+ENCODERS: dict[str, Callable[..., Encoded]] = {
+    "update_rule": encode_update_rule,
+    "gradient": encode_gradient,
+    "schedule": encode_schedule,
+}

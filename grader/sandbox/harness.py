@@ -149,10 +149,10 @@ def batches(arrays: dict[str, Array], index: int, steps: int) -> list[npt.NDArra
     """The sample indices of run ``index`` at each step (None: all the data). Batches
     travel as one flat index array and offsets, since the last batch of an epoch may be
     short; they are cut once per run, not at every step."""
-    flat = arrays.get(f"batch_indices_{index}")
+    flat = arrays.get(array_name("batch_indices", index))
     if flat is None:
         return [None] * steps
-    offsets = [int(offset) for offset in arrays[f"batch_offsets_{index}"]]
+    offsets = [int(offset) for offset in arrays[array_name("batch_offsets", index)]]
     return [flat[offsets[step]:offsets[step + 1]] for step in range(steps)]
 
 
@@ -178,8 +178,8 @@ def execute_update_rule(job, arrays, entry: Callable[..., Any], gradients, descr
 
     def body(rec: _Recorder, run: dict[str, Any]) -> None:
         gradient = gradients[run.get("problem", 0)]
-        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
-        rates = arrays[f"lrs_{rec.index}"]
+        params = np.array(arrays[array_name("x0", rec.index)], dtype=np.float64)
+        rates = arrays[array_name("lrs", rec.index)]
         hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         trajectory[0] = params
@@ -204,10 +204,10 @@ def execute_gradient(job, arrays, entry, context, describe):
     """Gradient descent with the student's gradient; see the module docstring."""
 
     def body(rec: _Recorder, run: dict[str, Any]) -> None:
-        X = arrays.get(f"X_{rec.index}", arrays.get("X"))
-        y = arrays.get(f"y_{rec.index}", arrays.get("y"))
-        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
-        rates = arrays[f"lrs_{rec.index}"]
+        X = arrays.get(array_name("X", rec.index), arrays.get("X"))
+        y = arrays.get(array_name("y", rec.index), arrays.get("y"))
+        params = np.array(arrays[array_name("x0", rec.index)], dtype=np.float64)
+        rates = arrays[array_name("lrs", rec.index)]
         hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         gradients = rec.array("gradients", (len(rates), params.size), 0)
