@@ -7,10 +7,20 @@
         result = grader.grade("adam", source)
         print(result.score, result.feedback)
 
-For each exercise it prepares once (and keeps): the reference runs of every case, the
-inputs of every run (start, per-step learning rates, mini-batches, data), and the
-trajectories of the known wrong rules used for diagnosis. A submission is then two
-sandbox jobs, run at the same time, plus arithmetic on the returned trajectories.
+The grader is one pipeline for every kind of exercise; at each step it asks the
+exercise's kind (:mod:`grader.kinds`) and never branches on the kind's name:
+
+1. **prepare** (once per exercise version, :mod:`grader.preparation`): the reference
+   runs of every case, the inputs of every run (start, per-step learning rates,
+   mini-batches, data), and the trajectories of the known wrong rules used for diagnosis
+   (the exercise's own mistakes and the kind's :meth:`~grader.kinds.base.Kind.candidates`);
+2. **job**: the static checks, then the kind's sandbox job for the visible runs and
+   another for the hidden ones (:meth:`~grader.kinds.base.Kind.job`);
+3. **sandbox**: both jobs run at the same time (:func:`run_together`);
+4. **trajectories**: the kind reads each run's trajectory from what came back
+   (:meth:`~grader.kinds.base.Kind.trajectories`);
+5. **score**: each run against its reference (:meth:`PreparedExercise.score`);
+6. **diagnose**: the runs against the known wrong rules (:func:`grader.diagnosis.diagnose`).
 
 Hidden cases stay hidden by construction, not by obscurity: the visible runs and the
 hidden runs are two jobs in two sandbox children. The visible runs' child never holds a
