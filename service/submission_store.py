@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from grader.archive import ArchiveError, pack_parts, unpack_parts
 from grader.catalog import Exercise
-from grader.grading import GradeResult, JobResults, Prepared, split_whole
+from grader.grading import GradeResult, JobResults, split_whole
 from grader.plots import plot_grade
 from grader.plots.curves import grade_curves
+from grader.preparation import PreparedExercise
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service import callbacks
 from service.models import FINAL_STATUSES, CallbackDelivery, Plot, Submission, utcnow
@@ -382,7 +383,7 @@ def _regraded(services: Services, submission: Submission) -> GradeResult:
     return services.grader.assess(prepared, results)
 
 
-def stored_results(prepared: Prepared, data: bytes) -> JobResults:
+def stored_results(prepared: PreparedExercise, data: bytes) -> JobResults:
     """The jobs' results kept with a submission (one job over every run, for
     submissions graded before the visible and hidden runs were split).
 
