@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -150,3 +160,31 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SubmissionDiagnosis(Base):
+    """One diagnosis of a graded submission, kept in a row of its own when the result is
+    written, so that the class analytics (``service/analytics.py``) count them with SQL
+    aggregates instead of reading every result's JSON."""
+
+    __tablename__ = "submission_diagnoses"
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    #: Its place in the result's list (the grader names the closest match first).
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    diagnosis: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SubmissionCase(Base):
+    """How one case (visible or hidden) of a graded submission went over its learning
+    rates: how many runs it had and how many of them did not match the reference. Kept
+    when the result is written; the student never sees the hidden ones."""
+
+    __tablename__ = "submission_cases"
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    case: Mapped[str] = mapped_column(String(100), primary_key=True)
+    visible: Mapped[bool] = mapped_column(Boolean)
+    runs: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)

@@ -28,7 +28,7 @@ from grader.catalog import Exercise
 from grader.grading import GradeResult, JobResults, Prepared, split_whole
 from grader.plots import plot_grade
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
-from service import callbacks
+from service import analytics, callbacks
 from service.models import FINAL_STATUSES, Plot, Submission, utcnow
 from service.plots import kept_plot
 from service.state import Services
@@ -82,14 +82,18 @@ class AlreadyFinishedError(Exception):
     """Another start of the same submission wrote its result first."""
 
 
-def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
+def _finish(services: Services, submission: Submission, graded: GradeResult | None = None,
+            **values: Any) -> Submission:
     """Write the outcome of grading, once: only while the submission is still ``grading``
-    (a worker thought dead may finish after another took the job over)."""
+    (a worker thought dead may finish after another took the job over); with ``graded``,
+    the facts the class analytics count, in the same transaction."""
     with services.db.session() as session:
         written = session.execute(
             update(Submission)
             .where(Submission.id == submission.id, Submission.status == "grading")
             .values(**values)).rowcount
+        if written and graded is not None:
+            session.add_all(analytics.facts_of(submission.id, graded))
         stored = session.get(Submission, submission.id)
         if stored is not None:
             session.refresh(stored)
@@ -142,7 +146,7 @@ def run_grading(services: Services, submission: Submission, exercise: Exercise) 
         raise
     elapsed = (time.perf_counter() - started) * 1000
     stored = _finish(
-        services, submission, status="graded", score=result.score,
+        services, submission, result, status="graded", score=result.score,
         exercise_version=exercise.version,
         result=json.dumps(result.to_dict(), allow_nan=False),
         instructor_result=json.dumps(result.instructor_view(), allow_nan=False),
