@@ -36,7 +36,7 @@ import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Select, case, distinct, func, select
@@ -60,7 +60,8 @@ TABLES = ("histogram", "attempts", "diagnoses", "trend", "cases", "hourly")
 # --- written with each result ----------------------------------------------------------
 
 
-def facts_of(submission_id: int, result: GradeResult) -> list[SubmissionDiagnosis | SubmissionCase]:
+def facts_of(submission_id: int, result: GradeResult
+             ) -> list[SubmissionDiagnosis | SubmissionCase]:
     """The rows the analytics count for one graded submission: its diagnoses in order,
     and per case (visible or hidden) how many runs it had and how many did not match.
 
@@ -68,7 +69,7 @@ def facts_of(submission_id: int, result: GradeResult) -> list[SubmissionDiagnosi
     --------
     >>> from types import SimpleNamespace as Run
     >>> from grader.diagnosis import Diagnosis
-    >>> graded = Run(diagnosis=(Diagnosis("sign-flip", "Wrong sign."),), runs=(
+    >>> graded = Run(exercise="adam", diagnosis=(Diagnosis("sign-flip", "Wrong sign."),), runs=(
     ...     Run(case="course", visible=True, verdict="match"),
     ...     Run(case="course", visible=True, verdict="diverged"),
     ...     Run(case="bowl", visible=False, verdict="match")))
@@ -82,7 +83,8 @@ def facts_of(submission_id: int, result: GradeResult) -> list[SubmissionDiagnosi
     tallies: dict[str, SubmissionCase] = {}
     for run in result.runs:
         tally = tallies.setdefault(run.case, SubmissionCase(
-            submission_id=submission_id, case=run.case, visible=run.visible, runs=0, failed=0))
+            submission_id=submission_id, case=run.case, exercise=result.exercise,
+            visible=run.visible, runs=0, failed=0))
         tally.runs += 1
         tally.failed += run.verdict != "match"
     return [*rows, *tallies.values()]
@@ -388,14 +390,14 @@ def diagnosis_trend(session: Session, exercise: str, bucket: str) -> list[TrendP
 
 
 def case_failures(session: Session, exercise: str) -> list[CaseFailures]:
-    """Per case, how often it failed in the graded submissions, most failed first."""
+    """Per case, how often it failed in the graded submissions, most failed first (the
+    rows exist for graded submissions only, and carry their exercise: no join)."""
     failed = func.sum(case((SubmissionCase.failed > 0, 1), else_=0))
     rows = session.execute(
         select(SubmissionCase.case, func.max(case((SubmissionCase.visible, 1), else_=0)),
                func.count(), failed.label("failed_submissions"),
                func.sum(SubmissionCase.runs), func.sum(SubmissionCase.failed))
-        .join(Submission, Submission.id == SubmissionCase.submission_id)
-        .where(Submission.exercise == exercise, Submission.status == "graded")
+        .where(SubmissionCase.exercise == exercise)
         .group_by(SubmissionCase.case)
         .order_by(failed.desc(), SubmissionCase.case)).all()
     return [CaseFailures(name, bool(visible), total, int(failures or 0),
@@ -450,6 +452,25 @@ def exercise_analytics(session: Session, exercise: str, bucket: str = "day") -> 
         attempts=attempts, diagnoses=diagnoses_below_100(session, exercise, students - reached),
         trend=diagnosis_trend(session, exercise, bucket),
         cases=case_failures(session, exercise), hourly=per_hour)
+
+
+def for_figure(session: Session, exercise: str, name: str, bucket: str = "day"
+               ) -> ExerciseAnalytics:
+    """The part of the analytics that figure ``name`` draws (the other fields empty): a
+    figure's request runs its own one or three queries, not all of them."""
+    empty = ExerciseAnalytics(exercise, 0, 0, None, None, 0, bucket, [], [], [], [], [], [])
+    if name == "scores":
+        return replace(empty, histogram=histogram(session, exercise))
+    if name == "cases":
+        return replace(empty, cases=case_failures(session, exercise))
+    if name == "hourly":
+        return replace(empty, hourly=hourly(session, exercise))
+    if name == "diagnoses":
+        bins = histogram(session, exercise)
+        below = sum(b.students for b in bins) - bins[-1].students
+        return replace(empty, diagnoses=diagnoses_below_100(session, exercise, below),
+                       trend=diagnosis_trend(session, exercise, bucket))
+    raise ValueError(f"unknown analytics plot {name!r}; known: {', '.join(PLOTS)}")
 
 
 # --- as CSV -------------------------------------------------------------------------------

@@ -17,13 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from grader.plots.sweep import color
 
 #: Figure size in inches (about 700 x 320 px at the service's 110 dpi).
 SIZE = (6.4, 2.9)
+#: The narrowest time span the hourly figure shows.
+MIN_HOURS = dt.timedelta(hours=12)
+_MARKERS = ("o", "s", "^", "D", "v")
 _BAR = "#1f77b4"
 _FULL = "#2ca02c"
 _FAILED = "#d62728"
@@ -58,6 +62,7 @@ def scores_figure(labels: Sequence[str], students: Sequence[int]) -> Figure:
     axes.set_xticks(range(len(labels)), labels, fontsize=8)
     axes.set_xlabel("best score")
     axes.set_ylabel("students")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(title, fontsize=10, loc="left")
     axes.spines[["top", "right"]].set_visible(False)
     axes.margins(y=0.15)
@@ -112,8 +117,16 @@ def hourly_figure(hours: Sequence[dt.datetime], submissions: Sequence[int]) -> F
         return _empty(figure, title, "No submission yet.")
     naive = [hour.astimezone(dt.UTC).replace(tzinfo=None) for hour in hours]
     axes = figure.add_subplot()
-    axes.bar(naive, submissions, width=1 / 24, align="edge", color=_BAR)
+    # one step artist rather than a bar per hour: a term has hundreds of hours, and
+    # drawing (SVG above all) costs per artist
+    edges = [*naive, naive[-1] + dt.timedelta(hours=1)]
+    axes.stairs(submissions, date2num(edges), fill=True, color=_BAR)
+    axes.set_ylim(bottom=0)
     axes.set_ylabel("per hour")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    # at least half a day across, so that a first hour of submissions is not one wide bar
+    spread = max(dt.timedelta(0), MIN_HOURS - (edges[-1] - edges[0])) / 2
+    axes.set_xlim(date2num(edges[0] - spread), date2num(edges[-1] + spread))
     total = axes.twinx()
     running, sum_so_far = [], 0
     for count in submissions:
@@ -123,6 +136,7 @@ def hourly_figure(hours: Sequence[dt.datetime], submissions: Sequence[int]) -> F
                linewidth=1.2)
     total.set_ylabel("in total")
     total.set_ylim(bottom=0)
+    total.yaxis.set_major_locator(MaxNLocator(integer=True))
     locator = AutoDateLocator(minticks=3, maxticks=8)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -149,9 +163,14 @@ def trend_figure(periods: Sequence[dt.datetime], shares: Mapping[str, Sequence[f
     naive = [p.astimezone(dt.UTC).replace(tzinfo=None) for p in periods]
     axes = figure.add_subplot()
     for index, (diagnosis, values) in enumerate(shares.items()):
-        axes.plot(naive, [100 * v for v in values], marker="o", markersize=3,
-                  color=color(index), label=diagnosis)
+        # a marker of its own per line: equal shares on the same day stay visible
+        axes.plot(naive, [100 * v for v in values], marker=_MARKERS[index % len(_MARKERS)],
+                  markersize=7 - index, markerfacecolor="none", color=color(index),
+                  label=diagnosis)
     axes.set_ylim(0, 105)
+    # half a period either side: a single period is a day, not a decade of empty axis
+    half = dt.timedelta(days=3.5 if unit == "week" else 0.5)
+    axes.set_xlim(naive[0] - half, naive[-1] + half)
     axes.set_ylabel("% of students")
     locator = AutoDateLocator(minticks=2, maxticks=8)
     axes.xaxis.set_major_locator(locator)

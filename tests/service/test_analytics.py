@@ -121,7 +121,8 @@ def seed(app, plan: list[Planned]) -> None:
             for name, (visible, runs) in CASES.items():
                 if planned.visible_only and not visible:
                     continue
-                session.add(SubmissionCase(submission_id=row.id, case=name, visible=visible,
+                session.add(SubmissionCase(submission_id=row.id, case=name,
+                                           exercise=planned.exercise, visible=visible,
                                            runs=runs, failed=failing.get(name, 0)))
 
 
@@ -250,7 +251,7 @@ def test_tables_as_csv(seeded):
     url = f"{API}/analytics/exercises/adam"
     diagnoses = csv_rows(seeded.get(url, query_string={"format": "csv", "table": "diagnoses"},
                                     headers=INSTRUCTOR))
-    assert [(r["diagnosis"], r["students"], r["share"]) for r in diagnoses][0] == (
+    assert (diagnoses[0]["diagnosis"], diagnoses[0]["students"], diagnoses[0]["share"]) == (
         "adam-no-bias-correction", "2", "0.6667")
     hourly = csv_rows(seeded.get(url, query_string={"format": "csv", "table": "hourly"},
                                  headers=INSTRUCTOR))

@@ -57,13 +57,13 @@ def test_results_stored_before_are_backfilled(database_url_for: DatabaseUrlFor,
                 "SELECT submission_id, position, diagnosis, message FROM submission_diagnoses "
                 "ORDER BY submission_id, position")).all()
             cases = connection.execute(text(
-                'SELECT submission_id, "case", visible, runs, failed FROM submission_cases '
-                'ORDER BY submission_id, "case"')).all()
+                'SELECT submission_id, "case", exercise, visible, runs, failed '
+                'FROM submission_cases ORDER BY submission_id, "case"')).all()
         assert [tuple(row) for row in diagnoses] == [
             (1, 0, "sign-flip", "Wrong sign."), (1, 1, "lr-ignored", "Same curve at every rate.")]
         # the hidden runs are an aggregate without names in the stored JSON: not backfilled
-        assert [tuple(row) for row in cases] == [(1, "course", True, 3, 2),
-                                                 (1, "other", True, 1, 0)]
+        assert [tuple(row) for row in cases] == [(1, "course", "gd", True, 3, 2),
+                                                 (1, "other", "gd", True, 1, 0)]
         migrate(db, "0003", down=True)
         assert not {"submission_cases", "submission_diagnoses"} & set(
             inspect(db.engine).get_table_names())

@@ -38,29 +38,35 @@ def upgrade() -> None:
         'submission_cases',
         sa.Column('submission_id', sa.Integer(), nullable=False),
         sa.Column('case', sa.String(length=100), nullable=False),
+        sa.Column('exercise', sa.String(length=64), nullable=False),
         sa.Column('visible', sa.Boolean(), nullable=False),
         sa.Column('runs', sa.Integer(), nullable=False),
         sa.Column('failed', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('submission_id', 'case'))
+    op.create_index('ix_submission_cases_analytics', 'submission_cases',
+                    ['exercise', 'case', 'visible', 'runs', 'failed'])
+    op.create_index('ix_submissions_analytics', 'submissions',
+                    ['exercise', 'student', 'status', 'score', 'created_at'])
     _backfill(op.get_bind(), diagnoses, cases)
 
 
 def _backfill(bind: sa.Connection, diagnoses: sa.Table, cases: sa.Table) -> None:
     submissions = sa.table('submissions', sa.column('id', sa.Integer),
-                           sa.column('status', sa.String), sa.column('result', sa.Text))
+                           sa.column('exercise', sa.String), sa.column('status', sa.String),
+                           sa.column('result', sa.Text))
     last = 0
     while True:
         rows = bind.execute(
-            sa.select(submissions.c.id, submissions.c.result)
+            sa.select(submissions.c.id, submissions.c.exercise, submissions.c.result)
             .where(submissions.c.status == 'graded', submissions.c.result.is_not(None),
                    submissions.c.id > last)
             .order_by(submissions.c.id).limit(BATCH)).all()
         if not rows:
             return
         found_diagnoses, found_cases = [], []
-        for submission_id, text in rows:
-            diagnosed, tallied = _facts(submission_id, text)
+        for submission_id, exercise, text in rows:
+            diagnosed, tallied = _facts(submission_id, exercise, text)
             found_diagnoses += diagnosed
             found_cases += tallied
         if found_diagnoses:
@@ -70,7 +76,7 @@ def _backfill(bind: sa.Connection, diagnoses: sa.Table, cases: sa.Table) -> None
         last = rows[-1][0]
 
 
-def _facts(submission_id: int, text: str) -> tuple[list[dict], list[dict]]:
+def _facts(submission_id: int, exercise: str, text: str) -> tuple[list[dict], list[dict]]:
     """The diagnosis rows and visible-case rows of one stored result (nothing for a
     result that is not the JSON the grader writes)."""
     try:
@@ -90,11 +96,14 @@ def _facts(submission_id: int, text: str) -> tuple[list[dict], list[dict]]:
             tally = runs[str(run['case'])[:100]]
             tally[0] += 1
             tally[1] += run.get('verdict') != 'match'
-    tallied = [{'submission_id': submission_id, 'case': case, 'visible': True, 'runs': total,
-                'failed': failed} for case, (total, failed) in runs.items()]
+    tallied = [{'submission_id': submission_id, 'case': case, 'exercise': exercise,
+                'visible': True, 'runs': total, 'failed': failed}
+               for case, (total, failed) in runs.items()]
     return diagnosed, tallied
 
 
 def downgrade() -> None:
+    op.drop_index('ix_submissions_analytics', table_name='submissions')
+    op.drop_index('ix_submission_cases_analytics', table_name='submission_cases')
     op.drop_table('submission_cases')
     op.drop_table('submission_diagnoses')
