@@ -164,9 +164,52 @@ def temporary_database(kind: str, maintenance: str) -> Iterator[str]:
         admin.dispose()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+    return total
+
+
+def cpu_per_call(pid: int, action: Callable[[], object], repeat: int) -> float:
+    """Milliseconds of the server's CPU per call of ``action`` (whatever else runs on the
+    machine: the load-independent cost)."""
+    action()
+    before = tree_cpu_seconds(pid)
+    for _ in range(repeat):
+        action()
+    return (tree_cpu_seconds(pid) - before) * 1e3 / repeat
+
+
+def cpu_row(name: str, milliseconds: float, width: int = 58) -> str:
+    """One line of a report: CPU milliseconds per call."""
+    return f"{name:<{width}} {milliseconds:>9.2f}"
+
+
+def cpu_timings(action: Callable[[], object], repeat: int) -> list[float]:
+    """CPU milliseconds of this process per call, ``repeat`` calls, sorted."""
+    action()
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        action()
+        times.append((time.process_time() - start) * 1e3)
+    return sorted(times)
+
+
 @contextmanager
-def served(url: str) -> Iterator[str]:
-    """``gdlab serve`` (1 worker, 4 threads) on the database at ``url``; yields its URL."""
+def served(url: str) -> Iterator[tuple[str, int]]:
+    """``gdlab serve`` (1 worker, 4 threads) on the database at ``url``; yields its URL
+    and process id."""
     from api import free_port  # noqa: PLC0415 (bench/api.py, next to this script)
 
     port = free_port()
@@ -190,7 +233,7 @@ def served(url: str) -> Iterator[str]:
                     raise RuntimeError("the server did not start:\n"
                                        + (Path(data) / "server.log").read_text()[-3000:])
                 time.sleep(0.2)
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -238,8 +281,10 @@ def bench_database(kind: str, maintenance: str, repeat: int, students: int,
                     ("case_failures", lambda: analytics.case_failures(session, EXERCISE)),
                     ("hourly", lambda: analytics.hourly(session, EXERCISE))):
                 print(row(f"query: {name}", timings(query, repeat)))
-            print(row("all queries (exercise_analytics)",
-                      timings(lambda: analytics.exercise_analytics(session, EXERCISE), repeat)))
+            everything = lambda: analytics.exercise_analytics(session, EXERCISE)  # noqa: E731
+            print(row("all queries (exercise_analytics)", timings(everything, repeat)))
+            print(row("   the same, CPU time of this process only", cpu_timings(everything,
+                                                                              repeat)))
             found = analytics.exercise_analytics(session, EXERCISE)
         print(f"   (students {found.students}, reached 100 {found.reached_100}, median "
               f"{found.median_attempts}, p90 {found.p90_attempts}, {len(found.hourly)} hours)")
@@ -254,7 +299,7 @@ def bench_database(kind: str, maintenance: str, repeat: int, students: int,
             print(row(f"figure {name}.svg drawn from scratch", timings(cold(name), 5, 1)))
         db.engine.dispose()
 
-        with served(url) as base:
+        with served(url) as (base, pid):
             api = requests.Session()
             api.headers["Authorization"] = f"Bearer {TOKEN}"
             browser = signed_in(base)
@@ -283,6 +328,13 @@ def bench_database(kind: str, maintenance: str, repeat: int, students: int,
 
             print(row("HTTP the whole page: HTML, then its 4 figures at once",
                       timings(whole_page, repeat)))
+            print(f"{'(server CPU milliseconds per call, load-independent)':<58} {'ms':>9}")
+            print(cpu_row("  JSON API", cpu_per_call(pid, checked(lambda: api.get(
+                f"{base}/api/v1/analytics/exercises/{EXERCISE}", timeout=60)), repeat)))
+            print(cpu_row("  the page's HTML", cpu_per_call(
+                pid, checked(lambda: browser.get(page, timeout=60)), repeat)))
+            print(cpu_row("  the whole page (HTML + 4 figures, drawings cached)",
+                          cpu_per_call(pid, whole_page, repeat)))
             pool.shutdown()
 
 

@@ -34,9 +34,10 @@ import datetime as dt
 import functools
 import hashlib
 import io
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Select, case, distinct, func, select
@@ -454,23 +455,40 @@ def exercise_analytics(session: Session, exercise: str, bucket: str = "day") -> 
         cases=case_failures(session, exercise), hourly=per_hour)
 
 
-def for_figure(session: Session, exercise: str, name: str, bucket: str = "day"
-               ) -> ExerciseAnalytics:
-    """The part of the analytics that figure ``name`` draws (the other fields empty): a
-    figure's request runs its own one or three queries, not all of them."""
-    empty = ExerciseAnalytics(exercise, 0, 0, None, None, 0, bucket, [], [], [], [], [], [])
-    if name == "scores":
-        return replace(empty, histogram=histogram(session, exercise))
-    if name == "cases":
-        return replace(empty, cases=case_failures(session, exercise))
-    if name == "hourly":
-        return replace(empty, hourly=hourly(session, exercise))
-    if name == "diagnoses":
-        bins = histogram(session, exercise)
-        below = sum(b.students for b in bins) - bins[-1].students
-        return replace(empty, diagnoses=diagnoses_below_100(session, exercise, below),
-                       trend=diagnosis_trend(session, exercise, bucket))
-    raise ValueError(f"unknown analytics plot {name!r}; known: {', '.join(PLOTS)}")
+def fingerprint(session: Session, exercise: str) -> tuple[int, int, int]:
+    """What the analytics of ``exercise`` depend on, in one index-only count: how many
+    submissions, graded, and rejected. Submissions are only ever added, a status only
+    moves forward, and a graded one's facts are written with its status: the same
+    fingerprint means the same analytics."""
+    total, graded, rejected = session.execute(
+        select(func.count(), func.sum(case((Submission.status == "graded", 1), else_=0)),
+               func.sum(case((Submission.status == "rejected", 1), else_=0)))
+        .where(Submission.exercise == exercise)).one()
+    return int(total), int(graded or 0), int(rejected or 0)
+
+
+#: Analytics computed lately, by (database, exercise, bucket, fingerprint): a page and its four
+#: figures, asked for at once, run the queries once (per process).
+_RECENT: OrderedDict[tuple[str, str, str, tuple[int, int, int]], ExerciseAnalytics] = (
+    OrderedDict())
+_RECENT_SIZE = 32
+_RECENT_LOCK = threading.Lock()
+
+
+def current(session: Session, exercise: str, bucket: str = "day") -> ExerciseAnalytics:
+    """:func:`exercise_analytics`, computed again only when a submission of the exercise
+    was added or moved on since (see :func:`fingerprint`)."""
+    key = (str(session.get_bind().url), exercise, bucket, fingerprint(session, exercise))
+    with _RECENT_LOCK:
+        if key in _RECENT:
+            _RECENT.move_to_end(key)
+            return _RECENT[key]
+    found = exercise_analytics(session, exercise, bucket)
+    with _RECENT_LOCK:
+        _RECENT[key] = found
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return found
 
 
 # --- as CSV -------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from service import analytics
 from service.api.analytics import (
     check_figure,
     computed,
-    computed_figure,
     csv_response,
     image_response,
     plot_links,
@@ -84,11 +83,7 @@ def plot(exercise_id: str, name: str, fmt: str) -> Any:
         check_figure(name, fmt)
     except ApiError as error:
         abort(error.status, error.message)
-    try:
-        found = computed_figure(exercise_id, name, _bucket())
-    except ApiError as error:
-        abort(error.status, error.message)
-    data, etag = analytics.plot(found, name, fmt)
+    data, etag = analytics.plot(_computed(exercise_id, _bucket()), name, fmt)
     return image_response(data, fmt, etag)
 
 

@@ -140,15 +140,7 @@ def computed(exercise_id: str, bucket: str = "day") -> analytics.ExerciseAnalyti
     """The analytics of a loaded exercise (404 naming the known ones otherwise)."""
     exercise = get_exercise(exercise_id)
     with services().db.session() as session:
-        return analytics.exercise_analytics(session, exercise.id, bucket)
-
-
-def computed_figure(exercise_id: str, name: str, bucket: str = "day"
-                    ) -> analytics.ExerciseAnalytics:
-    """What figure ``name`` of a loaded exercise draws (404 for an unknown exercise)."""
-    exercise = get_exercise(exercise_id)
-    with services().db.session() as session:
-        return analytics.for_figure(session, exercise.id, name, bucket)
+        return analytics.current(session, exercise.id, bucket)
 
 
 def plot_links(exercise_id: str, bucket: str = "day",
@@ -212,7 +204,7 @@ def plot(query: dict[str, Any], exercise_id: str, name: str, fmt: str) -> Respon
     curve)."""
     instructor()
     check_figure(name, fmt)
-    data, etag = analytics.plot(computed_figure(exercise_id, name, query["bucket"]), name, fmt)
+    data, etag = analytics.plot(computed(exercise_id, query["bucket"]), name, fmt)
     return image_response(data, fmt, etag)
 
 

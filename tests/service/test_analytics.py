@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -105,8 +106,8 @@ def seed(app, plan: list[Planned]) -> None:
     attempts are counted by time, not by id."""
     order = plan[1::2] + plan[::2]
     with services_of(app).db.session() as session:
-        for number, planned in enumerate(order):
-            row = Submission(public_id=f"seed{number:04d}", exercise=planned.exercise,
+        for planned in order:
+            row = Submission(public_id=uuid.uuid4().hex, exercise=planned.exercise,
                              exercise_version=1, student=planned.student, code="",
                              status=planned.status, score=planned.score,
                              created_at=planned.at)
@@ -279,6 +280,24 @@ def test_the_json_links_to_the_figures(seeded):
     assert seeded.get(links["plot_hourly"], headers=INSTRUCTOR).status_code == 200
 
 
+def test_a_new_submission_is_counted_at_once(fresh_app):
+    # the analytics are kept between requests while nothing changes: a page and its four
+    # figures run the queries once; a new submission, or one graded since, is seen at once
+    seed(fresh_app, PLAN)
+    client = fresh_app.test_client()
+    assert analytics_of(client)["reached_100"] == 4
+    seed(fresh_app, [Planned("eve", at(C, "10:00"), "queued")])
+    body = analytics_of(client)
+    assert (body["submissions"], body["reached_100"]) == (19, 4)
+    with services_of(fresh_app).db.session() as session:
+        queued = session.scalars(select(Submission).where(Submission.status == "queued")).one()
+        queued.status, queued.score = "graded", 100.0
+    body = analytics_of(client)
+    # eve: 55, 65, then 100 at her 3rd attempt; tries 1, 2, 3, 3, 3: median 3, p90 3
+    assert (body["submissions"], body["reached_100"], body["students"]) == (19, 5, 7)
+    assert (body["median_attempts"], body["p90_attempts"]) == (3, 3)
+
+
 # --- who may ask, and bad input -------------------------------------------------------------
 
 
@@ -343,10 +362,8 @@ def test_the_page_asks_an_instructor_to_sign_in(seeded):
     assert seeded.get("/instructor/analytics/adam/plots/scores.svg").status_code == 303
 
 
-def test_the_page_shows_the_numbers_and_figures(make_app):
-    app = make_app()
-    seed(app, PLAN)
-    client = app.test_client()
+def test_the_page_shows_the_numbers_and_figures(seeded):
+    client = seeded.application.test_client()  # a browser of its own (its own cookie)
     sign_in(client, INSTRUCTOR["Authorization"].split()[1])
     page = get_page(client, "/instructor/analytics/adam")
     for element, value in (("students", 7), ("reached", 4), ("median", 2), ("p90", 3),
