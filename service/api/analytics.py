@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request, url_for
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from grader.plots import FORMATS, MEDIA_TYPES
 from service import analytics
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor
 from service.api.exercises import get_exercise
-from service.errors import ApiError
+from service.errors import ApiError, field_error
 from service.schemas import BINARY, CSV_TEXT, ErrorSchema, StrictSchema
 from service.state import services
 
@@ -34,15 +34,6 @@ class AnalyticsQuerySchema(StrictSchema):
     bucket = fields.String(load_default="day", validate=validate.OneOf(analytics.BUCKETS),
                            metadata={"description": "The periods of the diagnoses' trend "
                                                     "(UTC; weeks start on Monday)"})
-
-    @validates_schema
-    def _table_with_csv(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("format") == "csv" and "table" not in data:
-            raise ValidationError(f"CSV comes one table at a time: add table=, one of "
-                                  f"{', '.join(analytics.TABLES)}.", "table")
-        if data.get("format", "json") == "json" and "table" in data:
-            raise ValidationError("table= chooses a CSV table: add format=csv, or leave "
-                                  "table= out for the whole analytics as JSON.", "table")
 
 
 class PlotQuerySchema(StrictSchema):
@@ -181,7 +172,8 @@ def exercise(query: dict[str, Any], exercise_id: str) -> Any:
     students below 100 and their trend per day or week, the cases that fail most (visible
     and hidden, by name), and submissions per hour. ``format=csv&table=...`` gives one
     table as CSV (histogram, attempts, diagnoses, trend, cases, hourly)."""
-    instructor()
+    instructor()  # before anything about the query is said: who asks comes first
+    check_table(query)
     found = computed(exercise_id, query["bucket"])
     if query["format"] == "csv":
         return csv_response(analytics.table_csv(found, query["table"]),
@@ -206,6 +198,16 @@ def plot(query: dict[str, Any], exercise_id: str, name: str, fmt: str) -> Respon
     check_figure(name, fmt)
     data, etag = analytics.plot(computed(exercise_id, query["bucket"]), name, fmt)
     return image_response(data, fmt, etag)
+
+
+def check_table(query: dict[str, Any]) -> None:
+    """422 unless ``table`` comes with ``format=csv``, and only with it."""
+    if query["format"] == "csv" and "table" not in query:
+        raise field_error("table", f"CSV comes one table at a time: add table=, one of "
+                                   f"{', '.join(analytics.TABLES)}.")
+    if query["format"] == "json" and "table" in query:
+        raise field_error("table", "table= chooses a CSV table: add format=csv, or leave "
+                                   "table= out for the whole analytics as JSON.")
 
 
 def check_figure(name: str, fmt: str) -> None:
