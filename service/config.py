@@ -172,6 +172,9 @@ class Config:
         Signs callbacks; None: generated once, kept in the database.
     callback_allow_private : bool
         Whether callback URLs may point at loopback, link-local or private addresses.
+    sandbox_variables : tuple of (name, value)
+        The ``GDLAB_SANDBOX_*`` variables as written: a runner started on its own
+        (``gdlab sandbox-server``) is handed these and reads its limits from them.
     testing : bool
         Flask's testing mode.
     """
@@ -193,6 +196,7 @@ class Config:
     max_attempts: int = 3
     callback_secret: str | None = None
     callback_allow_private: bool = False
+    sandbox_variables: tuple[tuple[str, str], ...] = ()
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -244,6 +248,9 @@ class Config:
                 max_attempts=int(_number(env, "GDLAB_MAX_ATTEMPTS", 3)),
                 callback_secret=env.get("GDLAB_CALLBACK_SECRET") or None,
                 callback_allow_private=_flag(env, "GDLAB_CALLBACK_ALLOW_PRIVATE"),
+                sandbox_variables=tuple(sorted(
+                    (name, value) for name, value in env.items()
+                    if name.startswith("GDLAB_SANDBOX_"))),
             )
         except ConfigError:
             raise

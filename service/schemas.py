@@ -4,9 +4,18 @@ before anything runs, and what they get back, as the OpenAPI document describes 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 
 class WholeRegexp(validate.Regexp):
@@ -57,6 +66,87 @@ class StrictSchema(Schema):
         """marshmallow's options."""
 
         unknown = RAISE
+
+
+# --- NAME=VALUE: the one syntax of settings typed as text (the CLI, the web forms) ---------
+
+
+def parse_value(text: str) -> float | int | bool:
+    """A value typed as text: ``true``/``false``, an integer, or a float.
+
+    Raises
+    ------
+    ValidationError
+        Saying that the text is none of these.
+
+    Examples
+    --------
+    >>> parse_value("true"), parse_value("10"), parse_value("1e-3")
+    (True, 10, 0.001)
+    >>> parse_value("[1]")
+    Traceback (most recent call last):
+    ...
+    marshmallow.exceptions.ValidationError: '[1]' is not a number or true/false
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(lowered)
+    except ValueError:
+        pass
+    try:
+        return float(lowered)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a number or true/false") from None
+
+
+def parse_assignment(text: str) -> tuple[str, float | int | bool]:
+    """``NAME=VALUE`` into a pair.
+
+    Raises
+    ------
+    ValidationError
+        Without the ``=``, a name or a value; or with a value :func:`parse_value` refuses
+        (then keyed by the name).
+
+    Examples
+    --------
+    >>> parse_assignment(" momentum = 0.9 ")
+    ('momentum', 0.9)
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ValidationError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), parse_value(value)
+    except ValidationError as error:
+        raise ValidationError({name.strip(): error.messages}) from None
+
+
+def parse_assignments(text: str) -> dict[str, float | int | bool]:
+    """``NAME=VALUE`` pairs separated by commas or lines into a dict.
+
+    Examples
+    --------
+    >>> parse_assignments("momentum=0.9, nesterov=true\\nweight_decay=0")
+    {'momentum': 0.9, 'nesterov': True, 'weight_decay': 0}
+    >>> parse_assignments("")
+    {}
+    """
+    return dict(parse_assignment(part)
+                for part in text.replace("\n", ",").split(",") if part.strip())
+
+
+class Assignments(fields.Field):
+    """A dict of settings written as text: ``momentum=0.9, nesterov=true``
+    (:func:`parse_assignments`); a bad value is blamed on ``<field>.<name>``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> dict[str, float | int | bool]:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return parse_assignments(value)
 
 
 def _option_value() -> fields.Raw:
@@ -247,8 +337,18 @@ class ReloadSchema(Schema):
 # --- submissions -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SubmissionRequest:
+    """A submission as sent (through :class:`SubmissionRequestSchema`)."""
+
+    exercise: str
+    code: str
+    student: str | None = None
+    callback_url: str | None = None
+
+
 class SubmissionRequestSchema(StrictSchema):
-    """POST /api/v1/submissions."""
+    """POST /api/v1/submissions; loads a :class:`SubmissionRequest`."""
 
     exercise = fields.String(required=True, validate=EXERCISE_ID,
                              metadata={"example": "gd"})
@@ -264,6 +364,10 @@ class SubmissionRequestSchema(StrictSchema):
                        "with backoff). Addresses of private networks are refused unless the "
                        "server allows them.",
         "example": "https://lms.example.org/gdlab-hook"})
+
+    @post_load
+    def _request(self, data: dict[str, Any], **_: object) -> SubmissionRequest:
+        return SubmissionRequest(**data)
 
 
 class PreferHeaderSchema(Schema):
@@ -420,8 +524,21 @@ class PageSchema(Schema):
     total = fields.Integer(required=True)
 
 
+@dataclass(frozen=True)
+class SubmissionQuery:
+    """Filters and page of the submission listing (through :class:`SubmissionQuerySchema`)."""
+
+    exercise: str | None = None
+    student: str | None = None
+    status: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    page: int = 1
+    page_size: int = 50
+
+
 class SubmissionQuerySchema(StrictSchema):
-    """Filters of the submission listing."""
+    """Filters of the submission listing; loads a :class:`SubmissionQuery`."""
 
     exercise = fields.String(validate=EXERCISE_ID)
     student = student_name()
@@ -430,6 +547,10 @@ class SubmissionQuerySchema(StrictSchema):
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+    @post_load
+    def _query(self, data: dict[str, Any], **_: object) -> SubmissionQuery:
+        return SubmissionQuery(**data)
 
 
 # --- gradebook and students --------------------------------------------------------------
@@ -539,6 +660,29 @@ class ReferenceRequestSchema(StrictSchema):
             if not lr > 0:
                 raise ValidationError("Every learning rate must be a number above 0.",
                                       "learning_rates")
+
+
+class NumbersText(fields.Field):
+    """A list of numbers written as text, separated by commas or spaces (``0.01, 0.1``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> list[float]:
+        try:
+            return [float(part) for part in str(value).replace(",", " ").split()]
+        except ValueError:
+            raise ValidationError("write numbers separated by commas, e.g. "
+                                  "0.01, 0.1, 0.5") from None
+
+
+class ReferenceFormSchema(StrictSchema):
+    """The reference explorer's form (text fields) as the body of
+    :class:`ReferenceRequestSchema`, which then validates it like any other request."""
+
+    problem = fields.String(required=True)
+    optimizer = fields.String(required=True)
+    hyper = Assignments(load_default=dict)
+    learning_rates = NumbersText(required=True)
+    epochs = fields.Integer(required=True)
 
 
 class ReferenceRunSchema(Schema):

@@ -33,7 +33,7 @@ from rq.exceptions import StopRequested
 
 from grader.sandbox import Sandbox
 from service import queue as jobs
-from service import submissions as store
+from service import submission_store as store
 from service.app import prepare_database
 from service.config import Config
 from service.state import Services

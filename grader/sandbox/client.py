@@ -253,6 +253,10 @@ def describe(verdict: str, limits: SandboxLimits, error: StudentError | None = N
         if error.category == "contract":
             return f"Your code ran but broke the contract: {error.message}."
         return f"Your code raised {error.sentence()}."
+    if verdict == "timeout" and signal_number == signal.SIGXCPU:
+        # the processor-time limit, not the wall clock, stopped it: name the limit it hit
+        return (f"Your code used more than the {limits.cpu_limit} s of processor time it "
+                "may use (an endless loop, or far too much work per step?).")
     if verdict == "timeout":
         return (f"Your code ran longer than the {limits.time_limit:g} s limit "
                 "(an endless loop, a sleep, or far too much work per step?).")

@@ -1,6 +1,6 @@
 """The job queue in-process: the API's asynchronous form, the operations a worker runs, the
 reconciler, callbacks, and bad input. A private redis-server (tests/redis_server.py) holds
-the queue; the "worker" here is :func:`service.submissions.grade_stored`, which is what
+the queue; the "worker" here is :func:`service.submission_store.grade_stored`, which is what
 ``gdlab worker`` runs per job (tests/integration/test_queue.py runs the real processes).
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from grader.limits import ServiceLimits
 from service import callbacks
 from service import queue as jobs
-from service import submissions as store
+from service import submission_store as store
 from service.models import Submission, utcnow
 from tests.redis_server import RedisServer, free_port
 

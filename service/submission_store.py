@@ -1,5 +1,7 @@
-"""Submissions: kept before they are graded, graded in the sandbox, stored with their
-result, and drawn on demand. No HTTP here: the views translate.
+"""The submission store: submissions kept before they are graded, graded in the sandbox
+(here, or by a queue worker through :func:`grade_stored`), stored with their result, and
+drawn on demand. No HTTP and no caller here: :mod:`service.operations` decides who may do
+and see what, and the API (``service/api/submissions.py``) and the pages translate.
 
 A submission is committed before its code runs (``grading`` when the web process grades
 it, ``queued`` when a queue worker will), so a crash mid-grading leaves a record. A record
