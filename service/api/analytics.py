@@ -11,8 +11,8 @@ from marshmallow import Schema, fields, validate
 
 from grader.plots import FORMATS, MEDIA_TYPES
 from service import analytics
+from service import operations as ops
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor
-from service.api.exercises import get_exercise
 from service.errors import ApiError, field_error
 from service.schemas import BINARY, CSV_TEXT, ErrorSchema, StrictSchema
 from service.state import services
@@ -129,7 +129,7 @@ class AnalyticsSchema(Schema):
 
 def computed(exercise_id: str, bucket: str = "day") -> analytics.ExerciseAnalytics:
     """The analytics of a loaded exercise (404 naming the known ones otherwise)."""
-    exercise = get_exercise(exercise_id)
+    exercise = ops.find_exercise(services(), exercise_id)
     with services().db.session() as session:
         return analytics.current(session, exercise.id, bucket)
 
