@@ -86,6 +86,9 @@ def _api_settings(config: Config) -> dict[str, Any]:
         "RATELIMIT_ENABLED": config.service_limits.rate_limited,
         "RATELIMIT_STORAGE_URI": config.rate_limit_storage,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # the queue's name also names the counters: gdlab deployments (one per course)
+        # sharing one Redis keep budgets of their own
+        "RATELIMIT_KEY_PREFIX": config.queue_name,
         # counters in Redis (GDLAB_REDIS_URL): while Redis is down each process counts in
         # memory rather than failing the request (a submission is still kept, see /health)
         "RATELIMIT_SWALLOW_ERRORS": True,
