@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from service import analytics
+from service import analytics, csp
 from service.api.analytics import (
     check_figure,
     computed,
@@ -22,6 +22,8 @@ from service.state import services
 from service.web import web_caller
 
 bp = Blueprint("analytics_web", __name__, template_folder="templates")
+# the same Content-Security-Policy as every other page
+csp.protect(bp)
 
 
 def _signed_in_instructor() -> BaseResponse | None:

@@ -416,3 +416,12 @@ def test_grading_records_diagnoses_and_every_case(fresh_app):
     assert len(solved) == len(CASES)
     body = analytics_of(client)
     assert (body["students"], body["reached_100"], body["median_attempts"]) == (1, 1, 2)
+
+
+def test_the_page_sends_the_pages_content_security_policy(seeded):
+    client = seeded.application.test_client()
+    sign_in(client, INSTRUCTOR["Authorization"].split()[1])
+    answer = client.get("/instructor/analytics/adam", headers=HTML)
+    assert answer.status_code == 200
+    policy = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "object-src 'none'" in policy
