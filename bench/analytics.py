@@ -45,7 +45,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, make_url, text
-from timing import header, row, timings
+from timing import header, row, timings, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -227,17 +227,7 @@ def served(url: str) -> Iterator[tuple[str, int]]:
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if requests.get(f"{base}/health", timeout=5).ok:
-                        break
-                except requests.RequestException:  # not up yet
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start:\n"
-                                       + (Path(data) / "server.log").read_text()[-3000:])
-                time.sleep(0.2)
+            wait_for_server(base, process, Path(data) / "server.log", 90)
             yield base, process.pid
         finally:
             process.terminate()
