@@ -98,11 +98,26 @@ def make_app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory,
         config = Config(data_dir=data_dir, **settings)
         app = create_app(config, sandbox=sandbox)
         apps.append(app)
+        BUILT_APPS.append(app)
         return app
 
     yield make
     for app in apps:
         services_of(app).close()  # the engine; the shared sandbox is not the app's
+
+
+#: Every app ``make_app`` built in this session.
+BUILT_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _idle_connections_closed() -> Iterator[None]:
+    """After each test, every app's pooled connections are closed (its engine stays usable
+    and connects again when asked): the session's apps would otherwise keep one idle
+    PostgreSQL connection each, and a whole run exceeds the server's max_connections."""
+    yield
+    for app in BUILT_APPS:
+        services_of(app).db.engine.dispose()
 
 
 @pytest.fixture(scope="module")
