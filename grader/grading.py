@@ -36,8 +36,9 @@ import numpy.typing as npt
 from grader.catalog import Case, Catalog, Exercise
 from grader.diagnosis import Candidate, Diagnosis, diagnose, distinguishable, message
 from grader.engine import variants
+from grader.engine.custom import CUSTOM_KEY, DataRegression, job_spec
 from grader.engine.optimizers import get_optimizer
-from grader.engine.problems import Problem
+from grader.engine.problems import Problem, make_problem
 from grader.engine.regularizers import make_clip, make_regularizer
 from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objective_loss, plan_run
 from grader.engine.schedules import rates_by_epoch
@@ -158,6 +159,8 @@ def problem_data(problem: Problem) -> tuple[Array, Array]:
         return problem.X, problem.y
     if problem.name == "logistic-regression":
         return problem.features[:, :2], problem.y
+    if isinstance(problem, DataRegression):  # an exercise's data set: X is (n, d)
+        return problem.X, problem.y
     raise ValueError(f"{problem.name} has no data for a gradient exercise")
 
 
@@ -176,8 +179,10 @@ def prepare_runs(exercise: Exercise) -> tuple[list[RunInput], list[Plan], list[l
         sweep = execute(plan)
         plans.append(plan)
         batches = list(batch_order(plan)) if plan.steps_per_epoch > 1 else None
-        spec = {"name": case.problem, "options": dict(plan.spec.problem_options),
-                "seed": case.seed}
+        # an exercise's own problem travels whole (its data, its module's source)
+        spec = job_spec(plan.problem) or {"name": case.problem,
+                                          "options": dict(plan.spec.problem_options),
+                                          "seed": case.seed}
         group = []
         for lr_index, reference in enumerate(sweep.runs):
             group.append(len(runs))
@@ -208,13 +213,13 @@ def build_job(exercise: Exercise, runs: Sequence[RunInput], code: str) -> Job:
 
 @functools.lru_cache(maxsize=64)
 def _cached_problem(name: str, options: tuple, seed: int | None) -> Problem:
-    from grader.engine.problems import make_problem  # noqa: PLC0415
-
     return make_problem(name, dict(options), seed)
 
 
 def _problem(run: RunInput) -> Problem:
     spec = run.problem_spec
+    if CUSTOM_KEY in spec:  # an exercise's own: built from the catalog's registration
+        return make_problem(spec["name"])
     return _cached_problem(spec["name"], tuple(sorted(spec["options"].items())), spec["seed"])
 
 

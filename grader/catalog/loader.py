@@ -17,6 +17,8 @@ from typing import Any
 from marshmallow import ValidationError
 
 import grader
+from grader.catalog import custom
+from grader.catalog.custom import custom_checks
 from grader.catalog.model import Exercise, course_position
 from grader.catalog.schema import ExerciseSchema, build_cases, build_mistakes
 from grader.engine.options import SpecError
@@ -125,6 +127,27 @@ def load_exercise(directory: Path, limits: Limits | None = None,
     if data["id"] != directory.name:
         errors.append(CatalogError(toml_label, "id",
                                    f"must match the folder name {directory.name!r}"))
+    builders, problem_errors = custom.load_problems(directory, data["id"], data["problems"],
+                                                    toml_label)
+    errors += [CatalogError(e.path, e.field, e.message) for e in problem_errors]
+    if problem_errors:
+        raise RefusedError(errors)
+    for case in data["cases"]:
+        case["problem"] = custom.qualify(case["problem"], data["id"],
+                                         [p["name"] for p in data["problems"]])
+    custom.register(builders)
+    try:
+        return _checked(directory, data, errors, base=base, toml_label=toml_label,
+                        limits=limits, code_limit=code_limit)
+    except RefusedError:
+        custom.unregister(builders)
+        raise
+
+
+def _checked(directory: Path, data: dict[str, Any], errors: list[CatalogError], *, base: str,
+             toml_label: str, limits: Limits, code_limit: int) -> Exercise:
+    """The exercise of a schema-checked ``exercise.toml`` (its own problems registered),
+    with its files read and every check run."""
     texts = {name: _read_text(directory / name, f"{base}/{name}") for name in FILES[1:]}
     sources = {}
     for mistake in data["mistakes"]:
@@ -141,6 +164,7 @@ def load_exercise(directory: Path, limits: Limits | None = None,
     errors += _check_cases(exercise, toml_label, limits)
     errors += _check_code(exercise, base, code_limit)
     errors += _check_diagnoses(exercise, toml_label)
+    errors += custom_checks(exercise, toml_label)
     if errors:
         raise RefusedError(errors)
     return exercise
