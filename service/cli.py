@@ -39,7 +39,7 @@ from grader.engine import (
 )
 from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from grader.limits import Limits
-from service import client_cli
+from service import client_cli, scaffold_cli
 from service.config import Config, ConfigError
 from service.report import format_grade, table
 
@@ -399,6 +399,7 @@ def _add_exercises(commands) -> None:
     check.add_argument("id", nargs="?", help="one exercise (default: all)")
     check.set_defaults(handler=_exercises_check)
     client_cli.add_fetch(actions)
+    scaffold_cli.add_new(actions)
 
 
 def _exercises_list(args: argparse.Namespace) -> int:
