@@ -510,10 +510,10 @@ def register(builders: Mapping[str, Callable[[int | None], Problem]]) -> None:
         register_problem(name, build)
 
 
-def unregister(builders: Iterable[str]) -> None:
-    """Forget problems of an exercise that was refused after all."""
-    for name in builders:
-        REGISTERED.pop(name, None)
+def forget(exercise_id: str) -> None:
+    """Forget every problem of an exercise (refused now, so its earlier problems go too)."""
+    for name in [name for name in REGISTERED if name.startswith(f"{exercise_id}/")]:
+        del REGISTERED[name]
 
 
 def data_problem(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:

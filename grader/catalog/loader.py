@@ -103,13 +103,23 @@ def _read_text(path: Path, label: str) -> str:
 
 def load_exercise(directory: Path, limits: Limits | None = None,
                   sandbox_limits: SandboxLimits | None = None) -> Exercise:
-    """Read and check one exercise folder.
+    """Read and check one exercise folder (registering its own problems with the engine).
 
     Raises
     ------
     RefusedError
-        With every problem found, each naming its file and field.
+        With every problem found, each naming its file and field. The engine then knows
+        none of the folder's own problems, not even those of an earlier load.
     """
+    try:
+        return _load_exercise(directory, limits, sandbox_limits)
+    except RefusedError:
+        custom.forget(directory.name)
+        raise
+
+
+def _load_exercise(directory: Path, limits: Limits | None,
+                   sandbox_limits: SandboxLimits | None) -> Exercise:
     limits = limits or Limits()
     code_limit = (sandbox_limits or SandboxLimits()).code_limit
     base = f"exercises/{directory.name}"
@@ -136,12 +146,8 @@ def load_exercise(directory: Path, limits: Limits | None = None,
         case["problem"] = custom.qualify(case["problem"], data["id"],
                                          [p["name"] for p in data["problems"]])
     custom.register(builders)
-    try:
-        return _checked(directory, data, errors, base=base, toml_label=toml_label,
-                        limits=limits, code_limit=code_limit)
-    except RefusedError:
-        custom.unregister(builders)
-        raise
+    return _checked(directory, data, errors, base=base, toml_label=toml_label, limits=limits,
+                    code_limit=code_limit)
 
 
 def _checked(directory: Path, data: dict[str, Any], errors: list[CatalogError], *, base: str,

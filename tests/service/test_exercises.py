@@ -17,8 +17,9 @@ CATALOG = load_catalog()
 IDS = sorted(CATALOG.exercises)
 #: The bundled exercises as the course teaches them (``order`` in their exercise.toml).
 COURSE_ORDER = [
-    "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov", "lr-step-decay",
-    "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+    "gd", "mse-gradient", "anscombe-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov",
+    "lr-step-decay", "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+    "himmelblau-momentum",
 ]
 DETAIL_FIELDS = {"id", "title", "version", "kind", "summary", "links", "statement", "starter",
                  "contract", "visible_cases", "hidden_cases", "scoring"}
