@@ -275,6 +275,8 @@ def _write(path: str, data: bytes) -> None:
 
 def _reference(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    if "/" in spec.problem:  # an exercise's own problem: the catalog registers it
+        _catalog()
     try:
         limits = Limits.from_env()
     except ValueError as error:

@@ -30,6 +30,7 @@ from markdown_it import MarkdownIt
 from marshmallow import ValidationError
 
 from grader.engine import OPTIMIZERS, PROBLEMS, SpecError
+from grader.engine.problems import REGISTERED
 from grader.plots import FORMATS
 from service import queue as jobs
 from service import reference as runs
@@ -388,7 +389,7 @@ def reference_page():
             error = f"{refused.field}: {refused.message}"
     return render_template(
         "reference.html", form=form, stored=stored, error=error,
-        problems=sorted(PROBLEMS), optimizers=OPTIMIZERS,
+        problems=[*sorted(PROBLEMS), *sorted(REGISTERED)], optimizers=OPTIMIZERS,
         request_json=json.dumps(body) if body else None,
         run_url=(url_for("reference.run", run_id=stored.id, _external=True)
                  if stored else None),

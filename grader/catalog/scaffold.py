@@ -251,7 +251,7 @@ max_score = 60
 # A mistake particular to this exercise, with the sentence a student reads.
 [[diagnoses]]
 id = "never-decays"
-message = "Your rate never changes: multiply lr0 by gamma once for every step_size epochs that have passed."
+message = "Your rate never changes: multiply lr0 by gamma once every step_size epochs."
 ''',
     "README.md": '''\
 # $title
