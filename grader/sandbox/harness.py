@@ -162,7 +162,9 @@ def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> list[A
 
     Only each problem's :class:`~grader.engine.problems.Gradient` is kept, and the specs
     they were built from are dropped: the student's code, which can reach every object
-    of this process, finds no problem, no minimum and no Hessian.
+    of this process, finds no problem, no minimum and no Hessian. (An exercise's own
+    module is the exception: its gradient keeps the module's globals; see
+    :func:`grader.engine.custom.job_gradient`.)
     """
     custom = importlib.import_module("grader.engine.custom")
     specs = job.pop("problems")
