@@ -516,13 +516,6 @@ def forget(exercise_id: str) -> None:
         del REGISTERED[name]
 
 
-def data_problem(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
-    """The inputs and targets a gradient exercise hands the student for a data set."""
-    if isinstance(problem, DataRegression):
-        return problem.X, problem.y
-    return None
-
-
 def custom_checks(exercise: Any, toml_label: str) -> list[Any]:
     """What an exercise's own problems require of it: a gradient exercise hands the
     student data, so its cases' own problems must be data sets."""
