@@ -291,8 +291,9 @@ class ModuleProblem(Problem):
 
     def describe(self) -> dict[str, Any]:
         """As every problem's; ``minimum`` is None when the module gives none."""
-        data = super().describe() if self.known_minimum else {
-            **{k: v for k, v in super().describe().items() if k != "minimum"}, "minimum": None}
+        data = super().describe()
+        if not self.known_minimum:
+            data["minimum"] = None
         return data
 
 

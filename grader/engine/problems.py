@@ -549,11 +549,6 @@ def register_problem(name: str, build: Callable[[int | None], Problem]) -> None:
     REGISTERED[name] = build
 
 
-def problem_names() -> list[str]:
-    """Every problem ``make_problem`` knows: the built-in ones, then the registered ones."""
-    return [*PROBLEMS, *sorted(REGISTERED)]
-
-
 def make_problem(name: str, options: dict[str, Any] | None = None, seed: int | None = None):
     """Build a problem by name with validated options.
 
