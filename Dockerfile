@@ -28,6 +28,7 @@ RUN python -m venv "$VIRTUAL_ENV" \
 COPY grader /opt/gdlab/src/grader
 COPY service /opt/gdlab/src/service
 COPY exercises /opt/gdlab/src/exercises
+COPY gdlab /opt/gdlab/src/gdlab
 # A regular (not editable) install, then the sources go: the image holds only the package.
 # matplotlib's font cache is built now, not at the first plot of a running service.
 RUN pip install --no-cache-dir --no-deps /opt/gdlab/src \

@@ -2,8 +2,9 @@
 #   make run    set up (once) and run gdlab on its embedded defaults
 #   make test   set up (once) and run the whole test suite: the programs it needs that pip
 #               cannot install (Debian's chromium, redis-server, postgresql: installed if
-#               missing), pytest, ruff, every bundled exercise checked, and the compose
-#               smoke test (where a Docker engine answers)
+#               missing), pytest, ruff, every bundled exercise checked, the compose
+#               smoke test and the Gradescope/PrairieLearn export test (where a Docker
+#               engine answers)
 # Set-up is a virtual environment in .venv with gdlab installed in editable mode;
 # it is redone only when pyproject.toml changes, so both commands are idempotent.
 
@@ -12,7 +13,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gdlab-installed
 
-.PHONY: setup test-packages run test pytest lint check-exercises compose-smoke bench bench-queue clean
+.PHONY: setup test-packages run test pytest lint check-exercises compose-smoke platforms-smoke bench bench-queue clean
 
 setup: $(STAMP)
 
@@ -33,6 +34,7 @@ test: $(STAMP) test-packages
 	$(BIN)/ruff check .
 	$(BIN)/gdlab exercises check
 	bash tests/deploy/compose_smoke.sh
+	bash tests/deploy/platforms_smoke.sh
 
 # the parts of `make test`, one at a time
 pytest: $(STAMP) test-packages
@@ -43,6 +45,9 @@ check-exercises: $(STAMP)
 
 compose-smoke: $(STAMP)
 	bash tests/deploy/compose_smoke.sh
+
+platforms-smoke: $(STAMP)
+	bash tests/deploy/platforms_smoke.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

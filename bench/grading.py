@@ -25,7 +25,8 @@ from collections.abc import Callable
 from timing import header, row, timings
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, build_job, in_process, split_whole
+from grader.grading import Grader, build_job, split_whole
+from grader.kinds.update_rule import in_process
 from grader.limits import SandboxLimits
 from grader.plots import plot_grade
 from grader.sandbox import Sandbox

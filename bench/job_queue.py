@@ -20,7 +20,13 @@ and removes everything at the end.
 3. Deadline burst with 2 workers: ``--burst`` submissions POSTed (``?wait=false``) by 16
    clients as fast as they are accepted, then drained. Time to drain, the peak queue
    length (GET /api/v1/queue, every 0.2 s), /health p99 and GET /submissions/{id} p99
-   while it lasts (target < 50 ms), and how many were lost (not graded): must be 0.
+   while it lasts (target < 50 ms; also split into while the 1,000 POSTs are being
+   accepted and while the queue drains), and how many were lost (not graded): must be 0.
+
+``--burst-only`` runs part 3 alone. ``--pin`` is a deployment variant: the web server
+pinned to CPU 0 and the workers (and their sandbox runners) to CPU 1 with ``taskset``
+(PostgreSQL, Redis and the load generator unpinned); without it nothing is pinned and the
+workers only lower their priority (``GDLAB_WORKER_NICE``, 10 by default).
 """
 
 from __future__ import annotations
@@ -94,22 +100,26 @@ def process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
 
 
 @contextmanager
-def server(env: dict[str, str], folder: Path, name: str) -> Iterator[str]:
-    """``gdlab serve`` with ``env``; yields its URL once /health answers."""
+def server(env: dict[str, str], folder: Path, name: str,
+           pin: list[str] | None = None) -> Iterator[str]:
+    """``gdlab serve`` with ``env`` (under ``pin``, a ``taskset`` prefix); yields its URL
+    once /health answers."""
     port = free_port()
-    with process([str(GDLAB), "serve", "--port", str(port), "--workers", "2", "--threads",
-                  "16"], env, folder / f"{name}.log"):
+    with process([*(pin or []), str(GDLAB), "serve", "--port", str(port), "--workers", "2",
+                  "--threads", "16"], env, folder / f"{name}.log"):
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(f"{url}/health", timeout=5).ok, 60,
                    f"{name} did not answer /health")
         yield url
 
 
-def workers(stack: ExitStack, env: dict[str, str], folder: Path, url: str, count: int) -> None:
-    """Start ``gdlab worker``s until ``count`` are alive (as /health counts them)."""
+def workers(stack: ExitStack, env: dict[str, str], folder: Path, url: str, count: int, *,
+            pin: list[str] | None = None) -> None:
+    """Start ``gdlab worker``s (under ``pin``) until ``count`` are alive (as /health counts
+    them)."""
     have = requests.get(f"{url}/health", timeout=10).json()["queue"]["workers"] or 0
     for index in range(have, count):
-        stack.enter_context(process([str(GDLAB), "worker"], env,
+        stack.enter_context(process([*(pin or []), str(GDLAB), "worker"], env,
                                     folder / f"worker-{index}.log"))
     wait_until(lambda: requests.get(f"{url}/health", timeout=10).json()["queue"]["workers"]
                == count, 90, f"{count} workers were not alive")
@@ -173,8 +183,8 @@ def throughput(url: str, clients: int, seconds: float) -> float:
 def burst(url: str, count: int, clients: int) -> dict[str, float]:
     """POST ``count`` submissions without waiting, drain them, and watch the service."""
     stop = threading.Event()
-    health: list[float] = []
-    reads: list[float] = []
+    health: list[tuple[float, float]] = []  # (when, milliseconds)
+    reads: list[tuple[float, float]] = []
     peak = [0]
     ids: list[str] = []
 
@@ -183,12 +193,12 @@ def burst(url: str, count: int, clients: int) -> dict[str, float]:
             while not stop.is_set():
                 started = time.perf_counter()
                 session.get(f"{url}/health", timeout=30).raise_for_status()
-                health.append((time.perf_counter() - started) * 1e3)
+                health.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
                 if ids:
                     started = time.perf_counter()
                     session.get(f"{url}/api/v1/submissions/{ids[len(ids) // 2]}",
                                 timeout=30).raise_for_status()
-                    reads.append((time.perf_counter() - started) * 1e3)
+                    reads.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
                 time.sleep(0.02)
 
     def watcher() -> None:
@@ -213,7 +223,8 @@ def burst(url: str, count: int, clients: int) -> dict[str, float]:
     with ThreadPoolExecutor(clients) as pool:
         for submission_id in pool.map(post, range(count)):
             ids.append(submission_id)
-    accepted = time.monotonic() - started
+    accepted_at = time.monotonic()
+    accepted = accepted_at - started
     graded = 0
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
@@ -233,8 +244,41 @@ def burst(url: str, count: int, clients: int) -> dict[str, float]:
     statuses = set(final)
     lost = sum(1 for status in final if status != "graded")
     return {"accepted_s": accepted, "drained_s": drained, "peak": peak[0],
-            "health": sorted(health), "reads": sorted(reads), "lost": lost,
+            "health": split(health, accepted_at), "reads": split(reads, accepted_at),
+            "lost": lost,
             "statuses": statuses}
+
+
+#: gunicorn's access log line, with the time spent inside the server in microseconds
+#: (``%(D)s``): set through GUNICORN_CMD_ARGS, read back by :func:`server_side`.
+ACCESS_LOG_FORMAT = 'gdlab-timing %(m)s %(U)s %(s)s %(D)s'
+
+
+def server_side(log: Path, offset: int) -> dict[str, list[float]]:
+    """Milliseconds gunicorn took (from reading the request to sending the answer) for
+    the /health and GET /submissions/{id} requests logged after ``offset``: the part of
+    the client's latency spent inside the server, the rest being waits for a thread, the
+    CPU and the network."""
+    found: dict[str, list[float]] = {"health": [], "reads": []}
+    with log.open("rb") as text:
+        text.seek(offset)
+        for line in text.read().decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) < 5 or parts[-5] != "gdlab-timing" or parts[-4] != "GET":
+                continue
+            path, micros = parts[-3], float(parts[-1])
+            if path == "/health":
+                found["health"].append(micros / 1e3)
+            elif path.startswith("/api/v1/submissions/") and path.count("/") == 4:
+                found["reads"].append(micros / 1e3)
+    return {key: sorted(values) for key, values in found.items()}
+
+
+def split(samples: list[tuple[float, float]], moment: float) -> tuple[list[float], ...]:
+    """Latencies (sorted): all, before ``moment``, and from it on."""
+    return (sorted(ms for _, ms in samples),
+            sorted(ms for when, ms in samples if when < moment),
+            sorted(ms for when, ms in samples if when >= moment))
 
 
 #: Submissions graded before the burst (its drain waits for that many more).
@@ -247,9 +291,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of part 2")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--burst-only", action="store_true", help="part 3 alone")
+    parser.add_argument("--pin", action="store_true",
+                        help="web on CPU 0, workers on CPU 1 (taskset)")
     args = parser.parse_args()
+    web_pin, worker_pin = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if args.pin \
+        else (None, None)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, running as uid {os.geteuid()}")
+          f"Python {platform.python_version()}, running as uid {os.geteuid()}; load "
+          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}; "
+          + ("web pinned to CPU 0, workers to CPU 1" if args.pin else "nothing pinned"))
     databases = PostgresDatabases(os.environ.get("GDLAB_BENCH_POSTGRES")
                                   or PostgresDatabases().maintenance_url)
     with tempfile.TemporaryDirectory(prefix="gdlab-bench-queue-") as folder_name, \
@@ -264,43 +315,78 @@ def main() -> None:
                         "GDLAB_DATABASE_URL": databases.create()}
         database_url = databases.create()
         queue_env = {**base, "GDLAB_DATA_DIR": str(folder / "queue"),
-                     "GDLAB_DATABASE_URL": database_url, "GDLAB_REDIS_URL": redis_server.url}
+                     "GDLAB_DATABASE_URL": database_url, "GDLAB_REDIS_URL": redis_server.url,
+                     "GUNICORN_CMD_ARGS": f"--access-logformat '{ACCESS_LOG_FORMAT}'"}
         print(header())
-        with server(embedded_env, folder, "embedded") as url:
-            sequential(url, 10)  # warm up: each gunicorn worker prepares the exercise once
-            embedded = sequential(url, args.sequential)
-            print(row("in-process: POST -> graded, 1 client", embedded))
-            embedded_rate = throughput(url, args.clients, args.seconds)
-        with server(queue_env, folder, "queue") as url:
-            workers(stack, queue_env, folder, url, 1)
-            sequential(url, 10)
-            queued = sequential(url, args.sequential)
-            delays = start_delays(database_url, args.sequential)
-            print(row("queue: POST -> graded, 1 client, 1 worker", queued))
-            print(row("queue: arrival -> a worker starts it", delays))
-            one = throughput(url, args.clients, args.seconds)
-            workers(stack, queue_env, folder, url, 2)
-            sequential(url, 4)
-            two = throughput(url, args.clients, args.seconds)
-            BASELINE[0] = requests.get(f"{url}/api/v1/submissions?status=graded&page_size=1",
-                                       headers=INSTRUCTOR, timeout=30).json()["total"]
-            result = burst(url, args.burst, args.clients)
-        added = statistics.median(queued) - statistics.median(embedded)
-        print(f"{'queue overhead, p50 of POST->graded (queue - in-process)':<58} "
-              f"{added:>9.2f} ms")
-        print(f"{'queue overhead, arrival -> started, p50 / p99':<58} "
-              f"{statistics.median(delays):>9.2f} / {percentile(delays, 0.99):.2f} ms")
-        print(f"{f'throughput in-process ({args.clients} clients), graded/s':<58} "
-              f"{embedded_rate:>9.1f}")
-        print(f"{f'throughput 1 worker ({args.clients} clients), graded/s':<58} {one:>9.1f}")
-        print(f"{f'throughput 2 workers ({args.clients} clients), graded/s':<58} {two:>9.1f}")
-        print(f"burst of {args.burst} with 2 workers:")
-        print(f"  all accepted (202) after {result['accepted_s']:.1f} s; drained after "
-              f"{result['drained_s']:.1f} s; peak queue length {result['peak']}")
-        print(row("  GET /health during the burst", result["health"]))
-        print(row("  GET /submissions/{id} during the burst", result["reads"]))
-        print(f"  lost (not graded): {result['lost']} of {args.burst}; statuses "
-              f"{sorted(result['statuses'])}")
+        if args.burst_only:
+            with server(queue_env, folder, "queue", web_pin) as url:
+                workers(stack, queue_env, folder, url, 2, pin=worker_pin)
+                sequential(url, 10)
+                BASELINE[0] = 10
+                offset = (folder / "queue.log").stat().st_size
+                result = burst(url, args.burst, args.clients)
+            result["server"] = server_side(folder / "queue.log", offset)
+            report_burst(args.burst, result)
+            return
+        full_run(args, stack, folder, embedded_env, queue_env, database_url,
+                 pins=(web_pin, worker_pin))
+
+
+def full_run(args: argparse.Namespace, stack: ExitStack, folder: Path,  # noqa: PLR0917
+             embedded_env: dict[str, str], queue_env: dict[str, str], database_url: str,
+             *, pins: tuple[list[str] | None, list[str] | None]) -> None:
+    """Parts 1 to 3."""
+    web_pin, worker_pin = pins
+    with server(embedded_env, folder, "embedded") as url:
+        sequential(url, 10)  # warm up: each gunicorn worker prepares the exercise once
+        embedded = sequential(url, args.sequential)
+        print(row("in-process: POST -> graded, 1 client", embedded))
+        embedded_rate = throughput(url, args.clients, args.seconds)
+    with server(queue_env, folder, "queue", web_pin) as url:
+        workers(stack, queue_env, folder, url, 1, pin=worker_pin)
+        sequential(url, 10)
+        queued = sequential(url, args.sequential)
+        delays = start_delays(database_url, args.sequential)
+        print(row("queue: POST -> graded, 1 client, 1 worker", queued))
+        print(row("queue: arrival -> a worker starts it", delays))
+        one = throughput(url, args.clients, args.seconds)
+        workers(stack, queue_env, folder, url, 2, pin=worker_pin)
+        sequential(url, 4)
+        two = throughput(url, args.clients, args.seconds)
+        BASELINE[0] = requests.get(f"{url}/api/v1/submissions?status=graded&page_size=1",
+                                   headers=INSTRUCTOR, timeout=30).json()["total"]
+        offset = (folder / "queue.log").stat().st_size
+        result = burst(url, args.burst, args.clients)
+    result["server"] = server_side(folder / "queue.log", offset)
+    added = statistics.median(queued) - statistics.median(embedded)
+    print(f"{'queue overhead, p50 of POST->graded (queue - in-process)':<58} "
+          f"{added:>9.2f} ms")
+    print(f"{'queue overhead, arrival -> started, p50 / p99':<58} "
+          f"{statistics.median(delays):>9.2f} / {percentile(delays, 0.99):.2f} ms")
+    print(f"{f'throughput in-process ({args.clients} clients), graded/s':<58} "
+          f"{embedded_rate:>9.1f}")
+    print(f"{f'throughput 1 worker ({args.clients} clients), graded/s':<58} {one:>9.1f}")
+    print(f"{f'throughput 2 workers ({args.clients} clients), graded/s':<58} {two:>9.1f}")
+    report_burst(args.burst, result)
+
+
+def report_burst(count: int, result: dict) -> None:  # type: ignore[type-arg]
+    """Print part 3."""
+    print(f"burst of {count} with 2 workers:")
+    print(f"  all accepted (202) after {result['accepted_s']:.1f} s; drained after "
+          f"{result['drained_s']:.1f} s; peak queue length {result['peak']}")
+    for name, key in (("GET /health", "health"), ("GET /submissions/{id}", "reads")):
+        whole, accepting, draining = result[key]
+        print(row(f"  {name} during the burst", whole))
+        if accepting:
+            print(row("    while the POSTs are being accepted", accepting))
+        if draining:
+            print(row("    while the queue drains", draining))
+        if result["server"][key]:
+            print(row("    of which inside gunicorn (its access log)", result["server"][key]))
+    print(f"  lost (not graded): {result['lost']} of {count}; statuses "
+          f"{sorted(result['statuses'])}; load at the end "
+          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from grader import kinds
+from grader.engine import variants
 from grader.scoring import first_disagreement
 
 Array = npt.NDArray[np.float64]
@@ -47,8 +49,9 @@ class Diagnosis:
         return {"id": self.id, "message": self.message}
 
 
-#: The diagnoses gdlab knows for every exercise (exercises may add their own).
-CATALOGUE: dict[str, str] = {
+#: The diagnoses gdlab knows for every exercise, besides the engine's classic variants
+#: (each of which carries its own sentence, :data:`grader.engine.variants.VARIANTS`).
+GENERAL: dict[str, str] = {
     "no-op": "Your update returns the parameters unchanged: return params minus the learning "
              "rate times the step.",
     "sign-flip": "Your parameters climb the loss: the step has the wrong sign; subtract lr "
@@ -57,57 +60,31 @@ CATALOGUE: dict[str, str] = {
                   "the lr argument instead of a constant.",
     "state-reset": "Your rule forgets its running averages between steps: keep them in the "
                    "state dict, which the grader hands back unchanged at every call.",
-    "momentum-ema": "Your curve matches EMA momentum, v = beta*v + (1-beta)*g from v = 0: "
-                    "torch uses v = momentum*v + g, starting from the first gradient.",
-    "nesterov-as-heavy-ball": "Your curve matches plain heavy-ball momentum: Nesterov steps "
-                              "along grad + momentum*buffer, not along the buffer.",
-    "adam-no-bias-correction": "Your curve matches Adam without bias correction: divide m by "
-                               "(1 - beta1**t) and v by (1 - beta2**t), counting t from 1.",
-    "adam-eps-inside-sqrt": "Your curve matches Adam with eps inside the square root: use "
-                            "sqrt(v_hat) + eps, not sqrt(v_hat + eps).",
-    "adamw-coupled": "Your curve matches Adam with L2 added to the gradient: AdamW shrinks the "
-                     "weights directly, params * (1 - lr*weight_decay), before the Adam step.",
-    "rmsprop-eps-inside-sqrt": "Your curve matches RMSprop with eps inside the square root "
-                               "(Keras' form): use sqrt(v) + eps, not sqrt(v + eps).",
-    "adagrad-eps-inside-sqrt": "Your curve matches Adagrad with eps inside the square root: "
-                               "use sqrt(sum) + eps, not sqrt(sum + eps).",
     "l2-double": "Your weight decay is twice torch's: the gradient of (weight_decay/2)*||w||^2 "
                  "is weight_decay*params, so add weight_decay*params, not 2*weight_decay*params.",
-    "adam-efficient-eps": "Your curve matches Adam in the 'efficient' form, lr_t = lr * "
-                          "sqrt(1 - beta2**t) / (1 - beta1**t) and params - lr_t * m / "
-                          "(sqrt(v) + eps), with torch's eps: in that form eps must be "
-                          "eps_hat = eps * sqrt(1 - beta2**t), or bias-correct m and v and use "
-                          "sqrt(v_hat) + eps.",
     "returns-step": "Your update returns the step instead of the new parameters: return "
                     "params minus the step (params - lr * ...), not the step alone.",
     "float32": "Your numbers are float32 (single precision), and they follow the reference "
                "only to float32's precision: the reference computes in float64. Keep params "
                "and your state in float64 (np.zeros_like(params), no astype(np.float32) or "
                "dtype=np.float32); a float32 run scores at most 90.",
-    "step-decay-late": "Your rate drops one epoch late: epoch counts from 0, and the first cut "
-                       "comes at epoch step_size, so use gamma ** (epoch // step_size).",
 }
 
-
-#: Where a kind of exercise needs other words for a diagnosis than an update rule does.
-BY_KIND: dict[str, dict[str, str]] = {
-    "gradient": {
-        "no-op": "Your gradient is zero everywhere, so gradient descent never moves: compute "
-                 "the derivative of the loss with respect to every parameter.",
-        "sign-flip": "Your gradient points downhill, so gradient descent climbs the loss: "
-                     "check the sign of each term (the gradient points uphill).",
-    },
-    "schedule": {
-        "no-op": "Your learning rate is zero, so nothing moves: start from lr0.",
-    },
-}
+#: Every diagnosis gdlab knows for every exercise (exercises may add their own), by id.
+CATALOG: dict[str, str] = {**GENERAL, **variants.messages()}
 
 
 def message(diagnosis: str, kind: str, extra: Mapping[str, str] | None = None) -> str:
-    """The sentence of a diagnosis: the exercise's own, else gdlab's for this kind."""
+    """The sentence of a diagnosis: the exercise's own, else its kind's, else gdlab's.
+
+    Examples
+    --------
+    >>> message("no-op", "schedule")
+    'Your learning rate is zero, so nothing moves: start from lr0.'
+    """
     if extra and diagnosis in extra:
         return extra[diagnosis]
-    return BY_KIND.get(kind, {}).get(diagnosis) or CATALOGUE.get(diagnosis, diagnosis)
+    return kinds.get(kind).messages.get(diagnosis) or CATALOG.get(diagnosis, diagnosis)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,20 @@
         result = grader.grade("adam", source)
         print(result.score, result.feedback)
 
-For each exercise it prepares once (and keeps): the reference runs of every case, the
-inputs of every run (start, per-step learning rates, mini-batches, data), and the
-trajectories of the known wrong rules used for diagnosis. A submission is then two
-sandbox jobs, run at the same time, plus arithmetic on the returned trajectories.
+The grader is one pipeline for every kind of exercise; at each step it asks the
+exercise's kind (:mod:`grader.kinds`) and never branches on the kind's name:
+
+1. **prepare** (once per exercise version, :mod:`grader.preparation`): the reference
+   runs of every case, the inputs of every run (start, per-step learning rates,
+   mini-batches, data), and the trajectories of the known wrong rules used for diagnosis
+   (the exercise's own mistakes and the kind's :meth:`~grader.kinds.base.Kind.candidates`);
+2. **job**: the static checks, then the kind's sandbox job for the visible runs and
+   another for the hidden ones (:meth:`~grader.kinds.base.Kind.job`);
+3. **sandbox**: both jobs run at the same time (:func:`run_together`);
+4. **trajectories**: the kind reads each run's trajectory from what came back
+   (:meth:`~grader.kinds.base.Kind.trajectories`);
+5. **score**: each run against its reference (:meth:`PreparedExercise.score`);
+6. **diagnose**: the runs against the known wrong rules (:func:`grader.diagnosis.diagnose`).
 
 Hidden cases stay hidden by construction, not by obscurity: the visible runs and the
 hidden runs are two jobs in two sandbox children. The visible runs' child never holds a
@@ -26,30 +36,25 @@ import functools
 import importlib.metadata
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from grader.catalog import Case, Catalog, Exercise
+from grader import kinds
+from grader.catalog import Catalog, Exercise
 from grader.diagnosis import Candidate, Diagnosis, diagnose, distinguishable, message
-from grader.engine import variants
-from grader.engine.custom import CUSTOM_KEY, DataRegression, job_spec
-from grader.engine.optimizers import get_optimizer
-from grader.engine.problems import Problem, make_problem
-from grader.engine.regularizers import make_clip, make_regularizer
-from grader.engine.runs import ENGINE_VERSION, Plan, batch_order, execute, objective_loss, plan_run
-from grader.engine.schedules import rates_by_epoch
+from grader.engine.runs import ENGINE_VERSION, Plan
+from grader.kinds.wire import array_name, run_arrays
 from grader.limits import SandboxLimits
-from grader.sandbox import harness
+from grader.preparation import ExerciseRun, PreparedExercise, prepare_exercise
 from grader.sandbox.client import Job, JobResult, Sandbox, StudentError, describe
 from grader.sandbox.static import check_source
-from grader.scoring import FLOAT32_CEILING, RunScore, Trace, failed_run, judge, score_run
+from grader.scoring import FLOAT32_CEILING, RunScore, Trace
 
 Array = npt.NDArray[np.float64]
-Rule = Callable[..., Array]
 
 
 @functools.cache
@@ -62,49 +67,7 @@ def gdlab_version() -> str:
         return "unknown"
 
 
-# --- what is prepared once per exercise ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunInput:
-    """One run of an exercise: a case at one learning rate, with its reference."""
-
-    case_index: int
-    case: Case
-    lr: float
-    x0: Array
-    step_rates: Array
-    batches: list[npt.NDArray[np.int64]] | None
-    problem_spec: dict[str, Any]
-    reference: Trace
-
-    def job_run(self) -> dict[str, Any]:
-        """The run as a sandbox job sees it."""
-        return {"x0": self.x0, "lrs": self.step_rates, "hyper": dict(self.case.hyper),
-                "batches": self.batches, "problem": self.problem_spec}
-
-
-@dataclass
-class Prepared:
-    """An exercise made ready for grading: its runs, reference plans and candidates."""
-
-    exercise: Exercise
-    runs: list[RunInput]
-    plans: list[Plan]
-    groups: list[list[int]]
-    candidates: list[Candidate] = field(default_factory=list)
-
-    def plan_of(self, run: RunInput) -> Plan:
-        """The engine plan of a run's case (its problem, loss, minimum)."""
-        return self.plans[run.case_index]
-
-    def parts(self) -> dict[str, list[int]]:
-        """The indices of the visible and of the hidden runs (each run in one job of its
-        own part; a part without runs is left out)."""
-        found: dict[str, list[int]] = {"visible": [], "hidden": []}
-        for index, run in enumerate(self.runs):
-            found["visible" if run.case.visible else "hidden"].append(index)
-        return {part: indices for part, indices in found.items() if indices}
+# --- the pipeline's steps ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,257 +93,37 @@ class JobResults:
         return max((result.elapsed for result in self.parts().values()), default=0.0)
 
 
-_RUN_ARRAY = ("trajectory", "gradients", "rates")
-
-
-def job_part(result: JobResult, indices: Sequence[int]) -> JobResult:
-    """The part of a job over all runs that covers ``indices``, numbered from 0 as if it
-    had been a job of those runs only."""
-    arrays = {f"{name}_{new}": result.arrays[f"{name}_{old}"]
-              for new, old in enumerate(indices) for name in _RUN_ARRAY
-              if f"{name}_{old}" in result.arrays}
+def job_part(result: JobResult, indices: Sequence[int], kind: str) -> JobResult:
+    """The part of a ``kind`` job over all runs that covers ``indices``, numbered from 0
+    as if it had been a job of those runs only."""
+    arrays = {array_name(prefix, new): array
+              for new, old in enumerate(indices)
+              for prefix, array in run_arrays(result.arrays, kind, old).items()}
     runs = tuple(result.runs[old] for old in indices if old < len(result.runs))
     return replace(result, runs=runs, arrays=arrays)
 
 
-def split_whole(prepared: Prepared, result: JobResult) -> JobResults:
+def split_whole(prepared: PreparedExercise, result: JobResult) -> JobResults:
     """A job that ran every run (kept from before jobs were split, or run in process) as
     the two parts; what it printed stays with the visible part, as it was shown then."""
     parts = prepared.parts()
-    visible = job_part(result, parts["visible"]) if "visible" in parts else None
-    hidden = (replace(job_part(result, parts["hidden"]), stdout="", stdout_truncated=False,
-                      error=None) if "hidden" in parts else None)
+    kind = prepared.exercise.kind
+    visible = job_part(result, parts["visible"], kind) if "visible" in parts else None
+    hidden = (replace(job_part(result, parts["hidden"], kind), stdout="",
+                      stdout_truncated=False, error=None) if "hidden" in parts else None)
     return JobResults(visible, hidden)
 
 
-def problem_data(problem: Problem) -> tuple[Array, Array]:
-    """The data a gradient exercise hands the student: inputs X and targets y."""
-    if problem.name == "linear-regression":
-        return problem.X, problem.y
-    if problem.name == "logistic-regression":
-        return problem.features[:, :2], problem.y
-    if isinstance(problem, DataRegression):  # an exercise's data set: X is (n, d)
-        return problem.X, problem.y
-    raise ValueError(f"{problem.name} has no data for a gradient exercise")
+def build_job(exercise: Exercise, runs: Sequence[ExerciseRun], code: str) -> Job:
+    """The sandbox job that runs ``code`` on the runs (the exercise's kind builds it)."""
+    return kinds.get(exercise.kind).job(code, runs)
 
 
-def _step_rates(plan: Plan, lr_index: int) -> Array:
-    epochs = rates_by_epoch(plan.schedule, plan.schedule_options, plan.learning_rates[:, None],
-                            plan.spec.epochs)[:, lr_index, 0]
-    return np.repeat(epochs, plan.steps_per_epoch)
-
-
-def prepare_runs(exercise: Exercise) -> tuple[list[RunInput], list[Plan], list[list[int]]]:
-    """Every case's reference sweep, cut into runs with everything a job needs."""
-    runs: list[RunInput] = []
-    plans, groups = [], []
-    for case_index, case in enumerate(exercise.cases):
-        plan = plan_run(exercise.reference_spec(case))
-        sweep = execute(plan)
-        plans.append(plan)
-        batches = list(batch_order(plan)) if plan.steps_per_epoch > 1 else None
-        # an exercise's own problem travels whole (its data, its module's source)
-        spec = job_spec(plan.problem) or {"name": case.problem,
-                                          "options": dict(plan.spec.problem_options),
-                                          "seed": case.seed}
-        group = []
-        for lr_index, reference in enumerate(sweep.runs):
-            group.append(len(runs))
-            runs.append(RunInput(
-                case_index=case_index, case=case, lr=reference.lr,
-                x0=plan.starts[lr_index].copy(), step_rates=_step_rates(plan, lr_index),
-                batches=batches, problem_spec=spec,
-                reference=Trace(reference.trajectory, reference.recorded_losses,
-                                reference.outcome, reference.steps_to_tolerance),
-            ))
-        groups.append(group)
-    return runs, plans, groups
-
-
-def build_job(exercise: Exercise, runs: Sequence[RunInput], code: str) -> Job:
-    """The sandbox job that runs ``code`` on every run of the exercise."""
-    if exercise.kind == "update_rule":
-        return Job.update_rule(code, runs=[run.job_run() for run in runs])
-    if exercise.kind == "gradient":
-        job_runs = []
-        for run in runs:
-            X, y = problem_data(_problem(run))
-            job_runs.append({**run.job_run(), "X": X, "y": y})
-        return Job.gradient(code, runs=job_runs)
-    return Job.schedule(code, runs=[{"lr0": run.lr, "epochs": run.case.epochs,
-                                     "hyper": dict(run.case.hyper)} for run in runs])
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_problem(name: str, options: tuple, seed: int | None) -> Problem:
-    return make_problem(name, dict(options), seed)
-
-
-def _problem(run: RunInput) -> Problem:
-    spec = run.problem_spec
-    if CUSTOM_KEY in spec:  # an exercise's own: built from the catalog's registration
-        return make_problem(spec["name"])
-    return _cached_problem(spec["name"], tuple(sorted(spec["options"].items())), spec["seed"])
-
-
-def in_process(rule: Rule, runs: Sequence[RunInput]) -> list[Array | None]:
-    """Trajectories of a trusted rule (gdlab's own) on the runs, through the same loop the
-    sandbox uses for students."""
-    job = Job.update_rule("", runs=[run.job_run() for run in runs])
-    decoded_arrays = {name: np.asarray(value) for name, value in job.arrays.items()}
-    gradients = harness.prepare_update_rule(dict(job.header), decoded_arrays)
-    outputs, arrays = harness.execute_update_rule(dict(job.header), decoded_arrays, rule,
-                                                  gradients, lambda error: {"error": repr(error)})
-    return [arrays.get(f"trajectory_{i}") if run["stopped"] != "error" else None
-            for i, run in enumerate(outputs["runs"])]
-
-
-def _plain_gd(params: Array, grad: Array, lr: float, state: dict, **hyper: Any) -> Array:
-    return params - lr * grad
-
-
-def student_trajectories(exercise: Exercise, runs: Sequence[RunInput],
+def student_trajectories(exercise: Exercise, runs: Sequence[ExerciseRun],
                          result: JobResult) -> list[Array | None]:
-    """Each run's parameter trajectory from a job's result (None where the run failed).
-
-    A schedule exercise returns learning rates: gradient descent with them, on the case's
-    problem, gives the trajectory (run here, with gdlab's own plain GD). Arrays that do
-    not fit the run (a result kept from before results were checked) count as failed
-    runs: the work done here never exceeds the exercise's own size.
-    """
-    trajectories: list[Array | None] = []
-    for index, (report, run) in enumerate(zip(result.runs, runs, strict=False)):
-        if report.stopped == "error":
-            trajectories.append(None)
-        elif exercise.kind == "schedule":
-            rates = result.arrays.get(f"rates_{index}")
-            if (rates is None or rates.shape != (run.case.epochs,)
-                    or not np.all(np.isfinite(rates))):
-                trajectories.append(None)
-                continue
-            per_step = np.repeat(rates, len(run.step_rates) // run.case.epochs)
-            replaced = RunInput(**{**run.__dict__, "step_rates": per_step})
-            trajectories.append(in_process(_plain_gd, [replaced])[0])
-        else:
-            trajectory = result.arrays.get(f"trajectory_{index}")
-            fits = (trajectory is not None and trajectory.ndim == 2
-                    and 0 < len(trajectory) <= len(run.step_rates) + 1
-                    and trajectory.shape[1] == run.x0.size)
-            trajectories.append(trajectory if fits else None)
-    trajectories += [None] * (len(runs) - len(trajectories))
-    return trajectories
-
-
-def trace_of(trajectory: Array, plan: Plan) -> Trace:
-    """A trajectory judged as the reference is: its losses, outcome, and the engine's
-    early stop where it diverges (the scoring and the diagnosis both compare this)."""
-    with np.errstate(all="ignore"):
-        losses = objective_loss(plan, trajectory)
-    return judge(losses, trajectory, plan.target, plan.spec.tolerance)
-
-
-def cut_like_the_reference(prepared: Prepared,
-                           trajectories: Sequence[Array | None]) -> list[Array | None]:
-    """Each run's trajectory cut by the engine's stopping rule, as the reference's is."""
-    return [None if trajectory is None else trace_of(trajectory, prepared.plan_of(run)).trajectory
-            for run, trajectory in zip(prepared.runs, trajectories, strict=True)]
-
-
-def scheduled_trajectories(rule: Callable[..., float], exercise: Exercise,
-                           runs: Sequence[RunInput]) -> list[Array | None]:
-    """Gradient descent with the learning rates of a trusted schedule rule (gdlab's own
-    variants), as a schedule exercise grades a student's rates."""
-    trajectories: list[Array | None] = []
-    for run in runs:
-        options = exercise.reference.component("schedule", run.case.hyper).options
-        rates = np.array([rule(epoch, run.lr, **options) for epoch in range(run.case.epochs)])
-        per_step = np.repeat(rates, len(run.step_rates) // run.case.epochs)
-        replaced = RunInput(**{**run.__dict__, "step_rates": per_step})
-        trajectories.append(in_process(_plain_gd, [replaced])[0])
-    return trajectories
-
-
-# --- the reference rule and the candidates of diagnosis ----------------------------------
-
-
-def reference_rule(exercise: Exercise) -> Rule:
-    """The exercise's reference as an update rule with the students' contract, built from
-    the engine's parts in the engine's order (tested to give the engine's trajectories)."""
-    reference = exercise.reference
-    optimizer = get_optimizer(reference.optimizer)
-
-    def update(params: Array, grad: Array, lr: float, state: dict, **hyper: Any) -> Array:
-        from grader.catalog.model import substitute  # noqa: PLC0415
-
-        settings = optimizer.resolve(substitute(reference.hyper, hyper, "reference.hyper"))
-        regularizer_part = reference.component("regularizer", hyper)
-        clip_part = reference.component("clip", hyper)
-        regularizer = make_regularizer(regularizer_part.name, regularizer_part.options)
-        clip = make_clip(clip_part.name, clip_part.options)
-        if "optimizer" not in state:
-            state["optimizer"] = optimizer.init(params, **settings)
-        step = clip(regularizer.gradient(grad, params))
-        params = regularizer.before_step(params, lr)
-        params = optimizer.step(params, step, lr, state["optimizer"], **settings)
-        return regularizer.after_step(params, lr)
-
-    return update
-
-
-def _coupled_l2_name(exercise: Exercise) -> str | None:
-    """The student hyper-parameter that is a coupled L2 strength, if there is one."""
-    reference = exercise.reference
-    value = reference.hyper.get("weight_decay")
-    coupled = reference.optimizer in ("sgd", "adagrad", "rmsprop") or (
-        reference.optimizer == "adam" and not reference.hyper.get("decoupled_weight_decay"))
-    if coupled and isinstance(value, str) and value.startswith("$"):
-        return value[1:]
-    regularizer = reference.regularizer
-    lam = regularizer.get("options", {}).get("lam")
-    if regularizer.get("name") == "l2" and isinstance(lam, str) and lam.startswith("$"):
-        return lam[1:]
-    return None
-
-
-def candidate_rules(exercise: Exercise) -> dict[str, Rule]:
-    """Known wrong rules for an update-rule exercise: generic distortions of its
-    reference and the engine's classic variants of its optimizer."""
-    reference = reference_rule(exercise)
-
-    def sign_flip(params, grad, lr, state, **hyper):
-        return 2 * params - reference(params, grad, lr, state, **hyper)
-
-    def state_reset(params, grad, lr, state, **hyper):
-        return reference(params, grad, lr, {}, **hyper)
-
-    def returns_step(params, grad, lr, state, **hyper):
-        start = params.copy()
-        return reference(params, grad, lr, state, **hyper) - start
-
-    rules: dict[str, Rule] = {"sign-flip": sign_flip, "state-reset": state_reset,
-                              "returns-step": returns_step}
-    l2 = _coupled_l2_name(exercise)
-    if l2 is not None:
-        def l2_double(params, grad, lr, state, **hyper):
-            return reference(params, grad, lr, state, **{**hyper, l2: 2 * hyper[l2]})
-
-        rules["l2-double"] = l2_double
-    optimizer = exercise.reference.optimizer
-    decoupled = optimizer == "adamw"
-    names = set(exercise.hyper_names)
-    for name, (rule, optimizers) in variants.VARIANTS.items():
-        if optimizer not in optimizers:
-            continue
-        if name == "momentum-ema" and ("momentum" not in names
-                                       or exercise.reference.hyper.get("nesterov")):
-            continue
-        if name == "nesterov-as-heavy-ball" and not exercise.reference.hyper.get("nesterov"):
-            continue
-        if name.startswith("adam-") and decoupled:
-            rules[name] = functools.partial(rule, decoupled=True)
-        else:
-            rules[name] = rule
-    return rules
+    """Each run's parameter trajectory from a job's result (None where the run failed or
+    what came back does not fit it; see :meth:`grader.kinds.base.Kind.trajectories`)."""
+    return kinds.get(exercise.kind).trajectories(runs, result)
 
 
 # --- results --------------------------------------------------------------------------------
@@ -518,7 +261,7 @@ class Grader:
     def __init__(self, catalog: Catalog, sandbox: Sandbox) -> None:
         self.catalog = catalog
         self.sandbox = sandbox
-        self._prepared: dict[tuple[str, int], Prepared] = {}
+        self._prepared: dict[tuple[str, int], PreparedExercise] = {}
         self._lock = threading.Lock()
 
     @property
@@ -530,52 +273,36 @@ class Grader:
         """An exercise by id (KeyError listing the known ids) or as given."""
         return exercise if isinstance(exercise, Exercise) else self.catalog.get(exercise)
 
-    def prepare(self, exercise: str | Exercise) -> Prepared:
+    def prepare(self, exercise: str | Exercise) -> PreparedExercise:
         """Everything grading ``exercise`` needs that does not depend on the submission;
         computed once per exercise version."""
         exercise = self.exercise(exercise)
         key = (exercise.id, exercise.version)
         with self._lock:
             if key not in self._prepared:
-                runs, plans, groups = prepare_runs(exercise)
-                prepared = Prepared(exercise, runs, plans, groups)
+                prepared = prepare_exercise(exercise)
                 prepared.candidates = self._candidates(prepared)
                 self._prepared[key] = prepared
             return self._prepared[key]
 
-    def _candidates(self, prepared: Prepared) -> list[Candidate]:
+    def _candidates(self, prepared: PreparedExercise) -> list[Candidate]:
+        """The known wrong rules a student's runs are compared with: the exercise's own
+        mistakes (run in the sandbox, as a student's code is) and its kind's, each cut as
+        the reference is; those the reference itself would match are left out."""
         exercise, runs = prepared.exercise, prepared.runs
+        kind = kinds.get(exercise.kind)
         found: list[Candidate] = []
         for mistake in exercise.mistakes:
-            result = self.sandbox.run(build_job(exercise, runs, mistake.source))
-            found.append(Candidate(mistake.diagnosis, tuple(
-                student_trajectories(exercise, runs, result))))
-        if exercise.kind == "update_rule":
-            for name, rule in candidate_rules(exercise).items():
-                found.append(Candidate(name, tuple(in_process(rule, runs))))
-        elif exercise.kind == "gradient":
-            found.append(Candidate("sign-flip", tuple(self._ascending(prepared))))
-        else:
-            schedule = exercise.reference.schedule.get("name")
-            for name, (rule, schedules) in variants.SCHEDULE_VARIANTS.items():
-                if schedule in schedules:
-                    found.append(Candidate(name, tuple(scheduled_trajectories(
-                        rule, exercise, runs))))
-        found = [Candidate(c.id, tuple(cut_like_the_reference(prepared, c.trajectories)))
+            result = self.sandbox.run(kind.job(mistake.source, runs))
+            found.append(Candidate(mistake.diagnosis, tuple(kind.trajectories(runs, result))))
+        found += [Candidate(name, tuple(trajectories))
+                  for name, trajectories in kind.candidates(prepared).items()]
+        found = [Candidate(c.id, tuple(prepared.cut_like_the_reference(c.trajectories)))
                  for c in found]
         reference = [run.reference.trajectory for run in runs]
         scoring = exercise.scoring
         return [c for c in found
                 if distinguishable(c.trajectories, reference, scoring.atol, scoring.rtol)]
-
-    def _ascending(self, prepared: Prepared) -> list[Array | None]:
-        """Gradient descent uphill (a gradient with the wrong sign), from the engine."""
-        trajectories: list[Array | None] = []
-        for plan in prepared.plans:
-            spec = plan.spec
-            ascent = plan_run(type(spec)(**{**spec.__dict__, "hyper": {"maximize": True}}))
-            trajectories += [run.trajectory for run in execute(ascent).runs]
-        return trajectories
 
     def message_of(self, exercise: Exercise, diagnosis: str) -> str:
         """The sentence of a diagnosis id (the exercise's own, or gdlab's)."""
@@ -606,15 +333,17 @@ class Grader:
         exercise = self.exercise(exercise)
         code = check_source(source, exercise.contract(), self.limits.code_limit)
         prepared = self.prepare(exercise)
-        jobs = {part: build_job(exercise, [prepared.runs[i] for i in indices], code)
+        kind = kinds.get(exercise.kind)
+        jobs = {part: kind.job(code, [prepared.runs[i] for i in indices])
                 for part, indices in prepared.parts().items()}
         results = JobResults(**{"visible": None, "hidden": None,
                                 **run_together(self.sandbox, jobs)})
         return self.assess(prepared, results), results
 
-    def assess(self, prepared: Prepared, results: JobResults) -> GradeResult:
+    def assess(self, prepared: PreparedExercise, results: JobResults) -> GradeResult:
         """Score the jobs' results (everything after the sandbox; no I/O)."""
         exercise, runs = prepared.exercise, prepared.runs
+        kind = kinds.get(exercise.kind)
         trajectories: list[Array | None] = [None] * len(runs)
         timed_out = [False] * len(runs)
         errors: list[StudentError | None] = [None] * len(runs)
@@ -623,7 +352,7 @@ class Grader:
             if result is None:
                 continue
             part_runs = [runs[i] for i in indices]
-            found = (student_trajectories(exercise, part_runs, result)
+            found = (kind.trajectories(part_runs, result)
                      if result.verdict in ("ok", "error") else [None] * len(indices))
             reports = list(result.runs)[: len(indices)]
             for position, (index, trajectory) in enumerate(zip(indices, found, strict=True)):
@@ -635,15 +364,10 @@ class Grader:
         visible = [run for run in runs if run.case.visible]
         grades, traces, compared, scores = [], [], [], []
         for index, run in enumerate(runs):
-            plan = prepared.plan_of(run)
-            student, outcome = None, None
             trajectory = trajectories[index]
-            if trajectory is None:
-                score = failed_run("timeout" if timed_out[index] else "error")
-            else:
-                student = trace_of(trajectory, plan)
-                outcome = student.outcome
-                score = score_run(student, run.reference, exercise.scoring, plan.target)
+            student, score = prepared.score(run, trajectory,
+                                            "timeout" if timed_out[index] else "error")
+            outcome = None if student is None else student.outcome
             compared.append(None if student is None else student.trajectory)
             scores.append(score)
             story = run_story(case_label(run, visible), score, student,
@@ -651,7 +375,7 @@ class Grader:
             grades.append(self._run_grade(run, score, outcome, student, trajectory, story=story))
             if run.case.visible:
                 traces.append(VisibleTrace(run.case.name, run.lr, student, run.reference,
-                                           score.first_disagreement, plan))
+                                           score.first_disagreement, prepared.plan_of(run)))
         total = round(sum(g.score for g in grades) / len(grades), 2)
         float32 = computed_in_float32(scores)
         diagnosis = () if total == 100 else tuple(diagnose(
@@ -669,7 +393,7 @@ class Grader:
         )
 
     @staticmethod
-    def _run_grade(run: RunInput, score: RunScore, outcome: str | None,
+    def _run_grade(run: ExerciseRun, score: RunScore, outcome: str | None,
                    student: Trace | None, raw: Array | None, *, story: RunStory) -> RunGrade:
         where = None
         step = score.first_disagreement
@@ -801,7 +525,7 @@ PROBLEM_NAMES = {"linear-regression": "linear regression", "quadratic": "quadrat
                  "logistic-regression": "logistic regression"}
 
 
-def case_label(run: RunInput, visible: Sequence[RunInput]) -> str:
+def case_label(run: ExerciseRun, visible: Sequence[ExerciseRun]) -> str:
     """A case as the feedback names it: its problem and, for a hidden case, what differs
     from the visible ones, by name only ("Rosenbrock, other betas"); never a value.
 

@@ -22,17 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from grader import kinds
 from grader.catalog import Exercise
-from grader.engine.runs import objective_loss
-from grader.grading import (
-    Grader,
-    GradeResult,
-    Prepared,
-    RunInput,
-    candidate_rules,
-    in_process,
-)
-from grader.scoring import RunScore, failed_run, judge, score_run
+from grader.grading import Grader, GradeResult
+from grader.kinds.update_rule import in_process
+from grader.preparation import PreparedExercise
 
 Array = npt.NDArray[np.float64]
 
@@ -40,12 +34,12 @@ Array = npt.NDArray[np.float64]
 #: least this share of the hidden runs, and when a *visible-only cheat* built from it (a
 #: rule that follows the reference on the visible runs and makes the mistake on the hidden
 #: ones, as a rule hard-wired to the visible case would) scores no more than the mistake's
-#: ceiling: its ``max_score`` in ``exercise.toml``, or for a catalogue variant with no
-#: file of its own, :data:`CATALOGUE_CEILING`. A ceiling under :data:`CHEAT_FLOOR` counts
+#: ceiling: its ``max_score`` in ``exercise.toml``, or for a catalog variant with no
+#: file of its own, :data:`CATALOG_CEILING`. A ceiling under :data:`CHEAT_FLOOR` counts
 #: as the floor: such a mistake is also wrong on the visible case, where the cheat is not,
 #: so the cheat is only held under a pass.
 HIDDEN_RUNS_APART = 0.5
-CATALOGUE_CEILING = 80.0
+CATALOG_CEILING = 80.0
 CHEAT_FLOOR = 50.0
 #: A rule that does nothing off the visible case (all hard-wiring, no attempt) must score
 #: well under a pass: the visible runs alone must not be worth more than this.
@@ -114,23 +108,11 @@ def _summary(result: GradeResult) -> str:
     return f"score {result.score:g}, {ids}"
 
 
-def score_trajectory(prepared: Prepared, run: RunInput, trajectory: Array | None) -> RunScore:
-    """How grading scores a run with this trajectory (judged as a student's is: cut where
-    it blows up, so that its steps past the reference's last one do not count)."""
-    if trajectory is None:
-        return failed_run("error")
-    plan = prepared.plan_of(run)
-    with np.errstate(all="ignore"):
-        losses = objective_loss(plan, trajectory)
-    student = judge(losses, trajectory, plan.target, plan.spec.tolerance)
-    return score_run(student, run.reference, prepared.exercise.scoring, plan.target)
-
-
-def separation(prepared: Prepared, name: str, trajectories: Sequence[Array | None],
+def separation(prepared: PreparedExercise, name: str, trajectories: Sequence[Array | None],
                allowed: float) -> Separation:
     """How the hidden runs of ``prepared`` tell a rule with these trajectories (one per
     run, None where it failed) from the reference."""
-    scores = [score_trajectory(prepared, run, theirs)
+    scores = [prepared.score(run, theirs)[1]
               for run, theirs in zip(prepared.runs, trajectories, strict=True)
               if not run.case.visible]
     visible = sum(run.case.visible for run in prepared.runs)
@@ -149,23 +131,20 @@ def _nothing(params: Array, grad: Array, lr: float, state: dict, **hyper: object
     return params.copy()
 
 
-def catalogue_mistakes(prepared: Prepared) -> dict[str, list[Array | None]]:
+def catalog_mistakes(prepared: PreparedExercise) -> dict[str, list[Array | None]]:
     """The trajectories of gdlab's generic wrong rules that apply to the exercise, by
-    name: for an update rule, every candidate of diagnosis; for a gradient, the wrong
-    sign (gradient ascent). A rule that follows the reference on every run, visible ones
-    included, is the reference here (e.g. ``state-reset`` for a stateless rule) and is
-    left out. Every kind also gets ``no-op``: parameters that never move (an update that
-    returns them, a zero gradient, a zero learning rate)."""
+    name: ``no-op`` for every kind (parameters that never move: an update that returns
+    them, a zero gradient, a zero learning rate), and the kind's own
+    (:meth:`grader.kinds.base.Kind.trusted_mistakes`: for an update rule, every candidate
+    of diagnosis; for a gradient, the wrong sign). A rule that follows the reference on
+    every run, visible ones included, is the reference here (e.g. ``state-reset`` for a
+    stateless rule) and is left out."""
     exercise = prepared.exercise
-    rules = {"no-op": _nothing}
-    if exercise.kind == "update_rule":
-        rules |= candidate_rules(exercise)
-    elif exercise.kind == "gradient":
-        rules["sign-flip"] = candidate_rules(exercise)["sign-flip"]
+    rules = {"no-op": _nothing} | kinds.get(exercise.kind).trusted_mistakes(exercise)
     found = {}
     for name, rule in rules.items():
         trajectories = in_process(rule, prepared.runs)
-        if any(score_trajectory(prepared, run, theirs).verdict != "match"
+        if any(prepared.score(run, theirs)[1].verdict != "match"
                for run, theirs in zip(prepared.runs, trajectories, strict=True)):
             found[name] = trajectories
     return found
@@ -174,7 +153,7 @@ def catalogue_mistakes(prepared: Prepared) -> dict[str, list[Array | None]]:
 def hidden_separation(grader: Grader, exercise: Exercise,
                       graded: dict[str, GradeResult] | None = None) -> list[Separation]:
     """For every known mistake of ``exercise`` (its ``mistakes/`` files, run in the
-    sandbox, and :func:`catalogue_mistakes`), how its hidden runs alone tell it from the
+    sandbox, and :func:`catalog_mistakes`), how its hidden runs alone tell it from the
     reference. ``graded``: the mistakes' results when already graded, by file name."""
     prepared = grader.prepare(exercise)
     graded = graded or {}
@@ -188,9 +167,9 @@ def hidden_separation(grader: Grader, exercise: Exercise,
             f"mistakes/{mistake.file}",
             [(run.verdict, run.score) for run in result.runs if not run.visible],
             len(result.visible_runs), max(mistake.max_score, CHEAT_FLOOR)))
-    for name, trajectories in catalogue_mistakes(prepared).items():
-        found.append(separation(prepared, f"catalogue {name}", trajectories,
-                                ceilings.get(name, CATALOGUE_CEILING)))
+    for name, trajectories in catalog_mistakes(prepared).items():
+        found.append(separation(prepared, f"catalog {name}", trajectories,
+                                ceilings.get(name, CATALOG_CEILING)))
     return found
 
 

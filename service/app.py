@@ -185,7 +185,10 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
     @app.before_request
     def _refresh_catalog() -> None:
         if request.path.startswith(API_PREFIX):
-            services().refresh_catalog()
+            state = services()
+            state.refresh_catalog()
+            if state.queue is None:
+                state.send_due_callbacks()
 
     @app.after_request
     def _no_sniffing(response):  # type: ignore[no-untyped-def]

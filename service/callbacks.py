@@ -9,10 +9,22 @@ delivered, since a name may resolve elsewhere by then.
 
 The body is signed with HMAC-SHA256 under a per-server secret; the receiver recomputes it
 over the raw body and compares it with the ``X-Gdlab-Signature: sha256=<hex>`` header.
+
+Deliveries are durable: one is stored (:class:`~service.models.CallbackDelivery`) in the
+transaction that stores the result, then tried at once by the process that graded, and
+again with backoff; a delivery left pending (that process died, or the retry is far off)
+is sent by the next sweep (:func:`send_due`: the queue's reconciler in the workers, the
+web process when it grades). An attempt holds its delivery for a while (a conditional
+UPDATE), so two processes do not send it at once; but a receiver that answers after the
+sender dies is sent the result again. The contract is **at least once**: every attempt
+carries the same body, signature and ``X-Gdlab-Delivery`` id, by which a receiver drops
+what it already has. After :data:`ATTEMPTS` attempts (or an answer that refuses it, a 4xx
+other than 429) the delivery is ``failed``, and instructors see so on the submission.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
@@ -20,29 +32,39 @@ import json
 import logging
 import secrets
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.models import Setting, Submission
+from service.models import CallbackDelivery, Setting, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Gdlab-Signature"
+#: The delivery's id, the same at every attempt: a receiver that sees it twice has
+#: already had this result (delivery is at least once, never exactly once).
+DELIVERY_HEADER = "X-Gdlab-Delivery"
 SECRET_KEY = "callback_secret"
-#: Deliveries tried in all, and the seconds waited before each retry.
-ATTEMPTS = 4
-BACKOFF = (1.0, 4.0, 15.0)
-#: Seconds one delivery may take.
+#: Attempts of one delivery in all, and the seconds waited before each retry.
+ATTEMPTS = 6
+BACKOFF = (1.0, 4.0, 15.0, 60.0, 300.0)
+#: Seconds one attempt may take.
 TIMEOUT = 10.0
+#: Seconds an attempt holds its delivery: past that, the process attempting it is taken
+#: to have died, and another sends it again.
+LEASE = 3 * TIMEOUT
+#: The longest wait before a retry that the delivering thread sleeps through; longer
+#: ones are left to the sweeps (:func:`send_due`).
+IN_PROCESS_WAIT = 20.0
 MAX_URL_LENGTH = 2000
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gdlab-callback")
@@ -153,59 +175,161 @@ def server_secret(session: Session, configured: str | None) -> str:
     return stored.value
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """A result to POST to a submission's callback URL."""
-
-    submission_id: int
-    url: str
-    body: bytes
-    secret: str
-    allow_private: bool
-
-
-def schedule(db: Database, delivery: Delivery) -> None:
-    """Deliver in the background (the caller has answered or taken its next job)."""
-    _pool.submit(_deliver_logged, db, delivery, time.sleep)
+def record(session: Session, submission_id: int, url: str, body: bytes,
+           now: dt.datetime | None = None) -> CallbackDelivery:
+    """Keep a delivery to make, due now: in the transaction that stores the result, so
+    that a result is never stored without its callback (nor the other way round)."""
+    delivery = CallbackDelivery(delivery_id=uuid.uuid4().hex, submission_id=submission_id,
+                                url=url, body=body, status="pending", attempts=0,
+                                next_attempt_at=now or utcnow(), created_at=now or utcnow())
+    session.add(delivery)
+    session.flush()
+    return delivery
 
 
-def _deliver_logged(db: Database, delivery: Delivery, sleep: Callable[[float], None]) -> None:
-    try:
-        deliver(db, delivery, sleep)
-    except Exception:  # a background thread: log, never die silently
-        log.exception("callback of submission %s failed", delivery.submission_id)
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt of a delivery tried ``attempts`` times.
+
+    Examples
+    --------
+    >>> [retry_delay(n) for n in (1, 2, 3, 4, 5, 9)]
+    [1.0, 4.0, 15.0, 60.0, 300.0, 300.0]
+    """
+    return BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
 
 
-def deliver(db: Database, delivery: Delivery,
-            sleep: Callable[[float], None] = time.sleep) -> str:
-    """POST the result, retrying a failure (no answer, 5xx, 429) with backoff; record how
-    it went on the submission and return that sentence."""
-    headers = {"Content-Type": "application/json", "User-Agent": "gdlab-callback",
-               SIGNATURE_HEADER: sign(delivery.body, delivery.secret)}
-    outcome = "not delivered"
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            check_url(delivery.url, delivery.allow_private)
-        except CallbackRefusedError as error:
-            outcome = f"refused: {error}"
-            break
-        try:
-            answer = requests.post(delivery.url, data=delivery.body, headers=headers,
-                                   timeout=TIMEOUT, allow_redirects=False)
-            if answer.status_code < 300:
-                outcome = f"delivered (HTTP {answer.status_code}, attempt {attempt})"
-                break
-            outcome = f"HTTP {answer.status_code} after {attempt} attempt(s)"
-            if answer.status_code < 500 and answer.status_code != 429:
-                break  # the receiver refuses it: asking again will not change that
-        except requests.RequestException as error:
-            outcome = f"no answer after {attempt} attempt(s) ({type(error).__name__})"
-        if attempt < ATTEMPTS:
-            sleep(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
+def _claim(db: Database, pk: int, now: dt.datetime) -> CallbackDelivery | None:
+    """Take a due delivery for one attempt (a conditional UPDATE: of two processes, one
+    gets it), holding it for :data:`LEASE` seconds; None when it is not due or not
+    pending."""
     with db.session() as session:
+        taken = session.execute(
+            update(CallbackDelivery)
+            .where(CallbackDelivery.id == pk, CallbackDelivery.status == "pending",
+                   CallbackDelivery.next_attempt_at <= now)
+            .values(attempts=CallbackDelivery.attempts + 1,
+                    next_attempt_at=now + dt.timedelta(seconds=LEASE))).rowcount
+        return session.get(CallbackDelivery, pk) if taken else None
+
+
+def _post(delivery: CallbackDelivery, secret: str, allow_private: bool) -> tuple[str, str]:
+    """One POST: ``(verdict, sentence)``, the verdict ``delivered``, ``retry`` (no answer,
+    5xx, 429) or ``refused`` (the URL is refused, or the receiver answers another 4xx:
+    asking again will not change that)."""
+    attempt = delivery.attempts
+    try:
+        check_url(delivery.url, allow_private)
+    except CallbackRefusedError as error:
+        return "refused", f"refused: {error}"
+    headers = {"Content-Type": "application/json", "User-Agent": "gdlab-callback",
+               SIGNATURE_HEADER: sign(delivery.body, secret),
+               DELIVERY_HEADER: delivery.delivery_id}
+    try:
+        answer = requests.post(delivery.url, data=delivery.body, headers=headers,
+                               timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as error:
+        return "retry", f"no answer after {attempt} attempt(s) ({type(error).__name__})"
+    if answer.status_code < 300:
+        return "delivered", f"delivered (HTTP {answer.status_code}, attempt {attempt})"
+    sentence = f"HTTP {answer.status_code} after {attempt} attempt(s)"
+    if answer.status_code < 500 and answer.status_code != 429:
+        return "refused", sentence
+    return "retry", sentence
+
+
+def attempt(db: Database, pk: int, secret: str, allow_private: bool,
+            now: dt.datetime | None = None) -> CallbackDelivery | None:
+    """Try a due delivery once and record how it went (on the delivery, and in a sentence
+    on its submission); the delivery as it is then, or None when it was not due (or
+    another process holds it)."""
+    now = now or utcnow()
+    delivery = _claim(db, pk, now)
+    if delivery is None:
+        return None
+    verdict, sentence = _post(delivery, secret, allow_private)
+    done = utcnow()
+    values: dict[str, Any] = {"outcome": sentence[:200]}
+    if verdict == "delivered":
+        values.update(status="delivered", delivered_at=done, next_attempt_at=None)
+    elif verdict == "refused" or delivery.attempts >= ATTEMPTS:
+        values.update(status="failed", next_attempt_at=None)
+        if verdict == "retry":
+            values["outcome"] = f"failed: {sentence}"[:200]
+    else:
+        values.update(next_attempt_at=done + dt.timedelta(
+            seconds=retry_delay(delivery.attempts)))
+    with db.session() as session:
+        session.execute(update(CallbackDelivery).where(CallbackDelivery.id == pk)
+                        .values(**values))
         session.execute(update(Submission).where(Submission.id == delivery.submission_id)
-                        .values(callback_status=outcome[:200]))
-    return outcome
+                        .values(callback_status=values["outcome"]))
+        return session.get(CallbackDelivery, pk)
+
+
+def deliver(db: Database, pk: int, secret: str, allow_private: bool,
+            sleep: Callable[[float], None] = time.sleep) -> str:
+    """Try a delivery now and again after the short waits of :data:`BACKOFF` (up to
+    :data:`IN_PROCESS_WAIT` seconds each), as long as this process holds it; longer waits
+    are left to :func:`send_due`. How it stands, in a sentence."""
+    while True:
+        delivery = attempt(db, pk, secret, allow_private)
+        if delivery is None:
+            with db.session() as session:
+                current = session.get(CallbackDelivery, pk)
+            return (current.outcome or current.status) if current else "unknown"
+        if delivery.status != "pending":
+            return delivery.outcome or delivery.status
+        wait = retry_delay(delivery.attempts)
+        if wait > IN_PROCESS_WAIT:
+            return delivery.outcome or "pending"
+        sleep(wait)
+
+
+_in_flight: set[int] = set()
+_in_flight_lock = threading.Lock()
+
+
+def schedule(db: Database, pk: int, secret: str, allow_private: bool) -> bool:
+    """Deliver in the background (the caller has answered or taken its next job); False
+    when this process is already delivering it."""
+    with _in_flight_lock:
+        if pk in _in_flight:
+            return False
+        _in_flight.add(pk)
+    _pool.submit(_deliver_logged, db, pk, secret, allow_private)
+    return True
+
+
+def _deliver_logged(db: Database, pk: int, secret: str, allow_private: bool) -> None:
+    try:
+        deliver(db, pk, secret, allow_private)
+    except Exception:  # a background thread: log, never die silently (send_due retries)
+        log.exception("callback delivery %s failed", pk)
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(pk)
+
+
+def due(db: Database, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
+    """The deliveries that are pending and due (the oldest first)."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(CallbackDelivery.id)
+            .where(CallbackDelivery.status == "pending",
+                   CallbackDelivery.next_attempt_at <= (now or utcnow()))
+            .order_by(CallbackDelivery.next_attempt_at).limit(limit)))
+
+
+def send_due(db: Database, configured_secret: str | None, allow_private: bool) -> list[int]:
+    """Hand every due delivery to the background senders: the ones whose retry time has
+    come, and the ones a process that died (after storing a result, before delivering it)
+    left behind. The deliveries handed over."""
+    pending = due(db)
+    if not pending:
+        return []
+    with db.session() as session:
+        secret = server_secret(session, configured_secret)
+    return [pk for pk in pending if schedule(db, pk, secret, allow_private)]
 
 
 def body_of(representation: dict[str, Any]) -> bytes:

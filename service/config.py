@@ -39,6 +39,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                 "before answering 202 (queued)"),
     "GDLAB_MAX_ATTEMPTS": ("3", "times a submission is started before one whose worker keeps "
                                 "dying is failed"),
+    "GDLAB_WORKER_NICE": ("10", "CPU niceness (0-19) a `gdlab worker` and its sandbox runner "
+                                "take: grading is batch work, the web tier must stay "
+                                "responsive on a shared machine"),
     "GDLAB_CALLBACK_SECRET": ("(generated at first start, kept in the database)",
                               "signs callback bodies (HMAC-SHA256, X-Gdlab-Signature)"),
     "GDLAB_CALLBACK_ALLOW_PRIVATE": ("false", "`true`: callback URLs may point at loopback, "
@@ -168,10 +171,16 @@ class Config:
         Seconds a submission request waits for its grade before answering 202.
     max_attempts : int
         Starts of one submission before it is failed (its workers kept dying).
+    worker_nice : int
+        Niceness a ``gdlab worker`` adds to itself (and so to the sandbox runner and jobs
+        it starts) before it grades: 0 keeps its priority.
     callback_secret : str or None
         Signs callbacks; None: generated once, kept in the database.
     callback_allow_private : bool
         Whether callback URLs may point at loopback, link-local or private addresses.
+    sandbox_variables : tuple of (name, value)
+        The ``GDLAB_SANDBOX_*`` variables as written: a runner started on its own
+        (``gdlab sandbox-server``) is handed these and reads its limits from them.
     testing : bool
         Flask's testing mode.
     """
@@ -191,8 +200,10 @@ class Config:
     queue_name: str = "gdlab"
     submit_wait: float = 30.0
     max_attempts: int = 3
+    worker_nice: int = 10
     callback_secret: str | None = None
     callback_allow_private: bool = False
+    sandbox_variables: tuple[tuple[str, str], ...] = ()
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -201,6 +212,8 @@ class Config:
                               f"got {self.submit_wait:g}")
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"GDLAB_MAX_ATTEMPTS must be 1 to 100, got {self.max_attempts}")
+        if not 0 <= self.worker_nice <= 19:
+            raise ConfigError(f"GDLAB_WORKER_NICE must be 0 to 19, got {self.worker_nice}")
         if self.redis_url is not None and not self.redis_url.startswith(
                 ("redis://", "rediss://", "unix://")):
             raise ConfigError("GDLAB_REDIS_URL must start with redis://, rediss:// or unix://")
@@ -242,8 +255,12 @@ class Config:
                 queue_name=env.get("GDLAB_QUEUE_NAME") or "gdlab",
                 submit_wait=_number(env, "GDLAB_SUBMIT_WAIT", 30.0),
                 max_attempts=int(_number(env, "GDLAB_MAX_ATTEMPTS", 3)),
+                worker_nice=int(_number(env, "GDLAB_WORKER_NICE", 10)),
                 callback_secret=env.get("GDLAB_CALLBACK_SECRET") or None,
                 callback_allow_private=_flag(env, "GDLAB_CALLBACK_ALLOW_PRIVATE"),
+                sandbox_variables=tuple(sorted(
+                    (name, value) for name, value in env.items()
+                    if name.startswith("GDLAB_SANDBOX_"))),
             )
         except ConfigError:
             raise

@@ -94,6 +94,20 @@ def _summary(errors: Errors) -> str:
     return "Some fields are not valid: " + ", ".join(fields) + "."
 
 
+def invalid(messages: Any, status: int = 422) -> ApiError:
+    """A schema's refusal (marshmallow's ``ValidationError.messages``) as the one error:
+    dotted fields and a sentence, as a refused API request gets.
+
+    Examples
+    --------
+    >>> error = invalid({"hyper": {"momentum": ["not a number"]}})
+    >>> error.status, error.message, error.errors
+    (422, 'hyper.momentum: not a number', {'hyper.momentum': ['not a number']})
+    """
+    errors = flatten(messages)
+    return ApiError(status, _summary(errors), errors)
+
+
 _MESSAGES = {
     404: "There is nothing at this address. The API lives under /api/v1 "
          "(see /api/v1/docs).",

@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -115,6 +125,36 @@ class Submission(Base):
     #: Where to POST the result once graded, and how that went.
     callback_url: Mapped[str | None] = mapped_column(Text)
     callback_status: Mapped[str | None] = mapped_column(String(200))
+
+
+#: A callback delivery's life: ``pending`` (due at ``next_attempt_at``), then
+#: ``delivered`` or ``failed`` (refused by its receiver, or every attempt used).
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class CallbackDelivery(Base):
+    """A graded result to POST to its submission's callback URL, kept with the result (in
+    the same transaction) so that it is sent even if the process that graded dies."""
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (Index("ix_callback_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Sent as ``X-Gdlab-Delivery``: the same for every attempt, so that a receiver can
+    #: tell a repeated delivery from a new one.
+    delivery_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    #: The exact bytes sent (and signed) at every attempt.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When it may be tried next (pending), or until when an attempt under way holds it.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    #: How the last attempt went, in a sentence.
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ReferenceRun(Base):

@@ -5,6 +5,9 @@ its id; a ``gdlab worker`` takes the job, reads code and exercise from the datab
 grades and writes the result. The database is the truth, Redis only a work list, so
 nothing is lost when Redis or a worker is:
 
+- a submission's place in the queue is the rank of its job in a sorted set kept beside
+  RQ's list (added when enqueued, removed when a worker starts it): O(log n) per read,
+  however long the queue, where looking it up in RQ's list is O(n);
 - job ids are deterministic (``gdlab-<submission>-<attempt>``), so enqueueing twice is
   harmless, and a worker claims a submission with a conditional UPDATE (only if still
   ``queued``) and writes its result with another (only if still ``grading``): a result is
@@ -36,7 +39,7 @@ from sqlalchemy import func, select, update
 
 from service.config import Config
 from service.db import Database
-from service.models import Submission, utcnow
+from service.models import CallbackDelivery, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +92,34 @@ def make_queue(connection: redis.Redis, name: str) -> Queue:
     return Queue(name, connection=connection)
 
 
+def waiting_key(queue_name: str) -> str:
+    """The sorted set of the jobs waiting, by order of arrival."""
+    return f"gdlab:{queue_name}:waiting"
+
+
+#: Adds a job to the waiting set, scored by a counter of arrivals (atomic, one round trip,
+#: and no clocks of several machines to compare).
+_ARRIVE = ("local n = redis.call('INCR', KEYS[2]) "
+           "redis.call('ZADD', KEYS[1], 'NX', n, ARGV[1]) return n")
+
+
 def enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int) -> None:
     """Put a submission's job on the queue (Redis errors propagate)."""
-    queue.enqueue(JOB_FUNCTION, submission_id, job_id=job_id(submission_id, attempt),
+    ident = job_id(submission_id, attempt)
+    queue.enqueue(JOB_FUNCTION, submission_id, job_id=ident,
                   job_timeout=job_timeout, result_ttl=600, failure_ttl=3600,
                   description=f"grade submission {submission_id} (start {attempt})")
+    queue.connection.eval(_ARRIVE, 2, waiting_key(queue.name), f"{waiting_key(queue.name)}:seq",
+                          ident)
+
+
+def started(queue: Queue | None, job: Job | None) -> None:
+    """A worker took ``job``: it no longer waits (nothing if either is None)."""
+    if queue is not None and job is not None:
+        try:
+            queue.connection.zrem(waiting_key(queue.name), job.id)
+        except REDIS_ERRORS as error:  # pruned later by the reconciler
+            log.warning("could not mark job %s started: %s", job.id, error)
 
 
 def try_enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int) -> bool:
@@ -108,12 +134,40 @@ def try_enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int
 
 
 def position(queue: Queue, submission: Submission) -> int | None:
-    """1-based place of a queued submission in the queue (None: not in it, or Redis down)."""
+    """1-based place of a queued submission in the queue (None: not in it, or Redis down);
+    one ZRANK, O(log n)."""
     try:
-        index = queue.get_job_position(job_id(submission.id, submission.attempts + 1))
+        index = queue.connection.zrank(waiting_key(queue.name),
+                                       job_id(submission.id, submission.attempts + 1))
     except REDIS_ERRORS:
         return None
     return None if index is None else index + 1
+
+
+#: Seconds between two prunings of the waiting set.
+PRUNE_INTERVAL = 30.0
+_pruned_at = [float("-inf")]
+
+
+def prunewaiting_key(db: Database, queue: Queue) -> list[str]:
+    """Drop from the waiting set the jobs whose submission no longer waits for that start
+    (a job RQ dropped without running it); the jobs dropped."""
+    members = [m.decode() if isinstance(m, bytes) else m
+               for m in queue.connection.zrange(waiting_key(queue.name), 0, -1)]
+    wanted: dict[int, str] = {}
+    for member in members:
+        wanted[int(member.rsplit("-", 2)[1])] = member
+    current: set[str] = set()
+    if wanted:
+        with db.session() as session:
+            rows = session.execute(
+                select(Submission.id, Submission.attempts)
+                .where(Submission.id.in_(list(wanted)), Submission.status == "queued")).all()
+        current = {job_id(submission_id, attempts + 1) for submission_id, attempts in rows}
+    stale = [member for member in members if member not in current]
+    if stale:
+        queue.connection.zrem(waiting_key(queue.name), *stale)
+    return stale
 
 
 def redis_reachable(connection: redis.Redis) -> bool:
@@ -134,7 +188,12 @@ def new_worker_name() -> str:
 
 @dataclass
 class WorkerInfo:
-    """What a worker says of itself in its heartbeat."""
+    """What a worker says of itself in its heartbeat.
+
+    ``sandbox`` is its sandbox runner as ``/health`` shows one (``reachable``,
+    ``layers_active``, ``layers_missing``), asked every few seconds: with a job queue the
+    web tier has no runner of its own, and tells from these whether grading can happen.
+    """
 
     name: str
     host: str
@@ -143,28 +202,51 @@ class WorkerInfo:
     jobs_done: int = 0
     last_heartbeat: float = 0.0
     current: str | None = None
+    sandbox: dict[str, Any] | None = None
 
 
 def _heartbeat_prefix(queue_name: str) -> str:
     return f"gdlab:{queue_name}:worker:"
 
 
+def _registry(queue_name: str) -> str:
+    """The set of the names of the workers that wrote a heartbeat (not ``...:worker:*``:
+    a heartbeat key's pattern must not match it)."""
+    return f"gdlab:{queue_name}:workers"
+
+
 def write_heartbeat(connection: redis.Redis, queue_name: str, info: WorkerInfo) -> None:
     """Say that ``info``'s worker is alive, for :data:`HEARTBEAT_TTL` seconds."""
     info.last_heartbeat = time.time()
-    connection.set(_heartbeat_prefix(queue_name) + info.name, json.dumps(asdict(info)),
-                   ex=HEARTBEAT_TTL)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.set(_heartbeat_prefix(queue_name) + info.name, json.dumps(asdict(info)),
+                 ex=HEARTBEAT_TTL)
+        pipe.sadd(_registry(queue_name), info.name)
+        pipe.execute()
 
 
 def remove_heartbeat(connection: redis.Redis, queue_name: str, name: str) -> None:
     """A worker stopping cleanly says so at once."""
-    connection.delete(_heartbeat_prefix(queue_name) + name)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.delete(_heartbeat_prefix(queue_name) + name)
+        pipe.srem(_registry(queue_name), name)
+        pipe.execute()
 
 
 def live_workers(connection: redis.Redis, queue_name: str) -> list[WorkerInfo]:
-    """The workers whose heartbeat is current, by name."""
-    keys = sorted(connection.scan_iter(match=_heartbeat_prefix(queue_name) + "*", count=500))
-    values = connection.mget(keys) if keys else []
+    """The workers whose heartbeat is current, by name.
+
+    Two round trips whatever the size of Redis (the names are kept in a set, not found by
+    scanning every key, which a long queue's thousands of job keys would make slow); the
+    names of workers whose heartbeat expired are dropped from the set on the way.
+    """
+    names = sorted(name.decode() if isinstance(name, bytes) else name
+                   for name in connection.smembers(_registry(queue_name)))
+    prefix = _heartbeat_prefix(queue_name)
+    values = connection.mget([prefix + name for name in names]) if names else []
+    gone = [name for name, value in zip(names, values, strict=True) if value is None]
+    if gone:
+        connection.srem(_registry(queue_name), *gone)
     return [WorkerInfo(**json.loads(value)) for value in values if value is not None]
 
 
@@ -214,6 +296,9 @@ def reconcile(db: Database, queue: Queue, max_attempts: int, job_timeout: int,
     _enqueue_missing(db, queue, now, job_timeout=job_timeout, done=done)
     _take_back_orphans(db, queue, now, max_attempts=max_attempts, job_timeout=job_timeout,
                        done=done)
+    if time.monotonic() - _pruned_at[0] >= PRUNE_INTERVAL:
+        _pruned_at[0] = time.monotonic()
+        prunewaiting_key(db, queue)
     return done
 
 
@@ -303,6 +388,7 @@ class QueueStats:
     in_redis: int | None
     running: list[dict[str, Any]]
     workers: list[dict[str, Any]]
+    callbacks: dict[str, int]
 
 
 def stats(db: Database, queue: Queue | None) -> QueueStats:
@@ -316,6 +402,10 @@ def stats(db: Database, queue: Queue | None) -> QueueStats:
             select(Submission.public_id, Submission.exercise, Submission.worker,
                    Submission.started_at, Submission.attempts)
             .where(Submission.status == "grading").order_by(Submission.started_at)).all()
+        deliveries = dict(session.execute(
+            select(CallbackDelivery.status, func.count())
+            .where(CallbackDelivery.status.in_(("pending", "failed")))
+            .group_by(CallbackDelivery.status)).all())
     workers: list[dict[str, Any]] = []
     in_redis = None
     reachable = None if queue is None else redis_reachable(queue.connection)
@@ -335,7 +425,9 @@ def stats(db: Database, queue: Queue | None) -> QueueStats:
         running=[{"id": public_id, "exercise": exercise, "worker": worker,
                   "started_at": started, "attempts": attempts}
                  for public_id, exercise, worker, started, attempts in running],
-        workers=workers)
+        workers=workers,
+        callbacks={"pending": deliveries.get("pending", 0),
+                   "failed": deliveries.get("failed", 0)})
 
 
 def _utc(timestamp: float) -> dt.datetime:

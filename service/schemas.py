@@ -4,9 +4,18 @@ before anything runs, and what they get back, as the OpenAPI document describes 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 
 class WholeRegexp(validate.Regexp):
@@ -59,6 +68,87 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+# --- NAME=VALUE: the one syntax of settings typed as text (the CLI, the web forms) ---------
+
+
+def parse_value(text: str) -> float | int | bool:
+    """A value typed as text: ``true``/``false``, an integer, or a float.
+
+    Raises
+    ------
+    ValidationError
+        Saying that the text is none of these.
+
+    Examples
+    --------
+    >>> parse_value("true"), parse_value("10"), parse_value("1e-3")
+    (True, 10, 0.001)
+    >>> parse_value("[1]")
+    Traceback (most recent call last):
+    ...
+    marshmallow.exceptions.ValidationError: '[1]' is not a number or true/false
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(lowered)
+    except ValueError:
+        pass
+    try:
+        return float(lowered)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a number or true/false") from None
+
+
+def parse_assignment(text: str) -> tuple[str, float | int | bool]:
+    """``NAME=VALUE`` into a pair.
+
+    Raises
+    ------
+    ValidationError
+        Without the ``=``, a name or a value; or with a value :func:`parse_value` refuses
+        (then keyed by the name).
+
+    Examples
+    --------
+    >>> parse_assignment(" momentum = 0.9 ")
+    ('momentum', 0.9)
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ValidationError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), parse_value(value)
+    except ValidationError as error:
+        raise ValidationError({name.strip(): error.messages}) from None
+
+
+def parse_assignments(text: str) -> dict[str, float | int | bool]:
+    """``NAME=VALUE`` pairs separated by commas or lines into a dict.
+
+    Examples
+    --------
+    >>> parse_assignments("momentum=0.9, nesterov=true\\nweight_decay=0")
+    {'momentum': 0.9, 'nesterov': True, 'weight_decay': 0}
+    >>> parse_assignments("")
+    {}
+    """
+    return dict(parse_assignment(part)
+                for part in text.replace("\n", ",").split(",") if part.strip())
+
+
+class Assignments(fields.Field):
+    """A dict of settings written as text: ``momentum=0.9, nesterov=true``
+    (:func:`parse_assignments`); a bad value is blamed on ``<field>.<name>``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> dict[str, float | int | bool]:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return parse_assignments(value)
+
+
 def _option_value() -> fields.Raw:
     return fields.Raw(metadata={"oneOf": [{"type": "number"}, {"type": "boolean"}]})
 
@@ -91,7 +181,13 @@ class ErrorSchema(Schema):
 class SandboxHealthSchema(Schema):
     """The sandbox as /health shows it."""
 
-    reachable = fields.Boolean(required=True)
+    runner = fields.String(required=True, validate=validate.OneOf(["web", "workers"]),
+                           metadata={"description": "whose runner: the web server's own "
+                                     "(grading in-process), or the grading workers' (with "
+                                     "a job queue, as their heartbeats report it)"})
+    reachable = fields.Boolean(allow_none=True, required=True, metadata={
+        "description": "the runner answers (workers: at least one worker's does; null while "
+                       "no worker is alive to say)"})
     layers_active = fields.List(fields.String(), required=True)
     layers_missing = fields.List(fields.String(), required=True)
     slots = fields.Integer(allow_none=True, required=True)
@@ -247,8 +343,18 @@ class ReloadSchema(Schema):
 # --- submissions -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SubmissionRequest:
+    """A submission as sent (through :class:`SubmissionRequestSchema`)."""
+
+    exercise: str
+    code: str
+    student: str | None = None
+    callback_url: str | None = None
+
+
 class SubmissionRequestSchema(StrictSchema):
-    """POST /api/v1/submissions."""
+    """POST /api/v1/submissions; loads a :class:`SubmissionRequest`."""
 
     exercise = fields.String(required=True, validate=EXERCISE_ID,
                              metadata={"example": "gd"})
@@ -260,10 +366,18 @@ class SubmissionRequestSchema(StrictSchema):
         "description": "Your name (open mode; with a student token it is the token's)"})
     callback_url = fields.String(validate=validate.Length(min=1, max=2000), metadata={
         "description": "Where to POST the result once graded (http or https; signed with "
-                       "HMAC-SHA256 of the body in X-Gdlab-Signature: sha256=<hex>; retried "
-                       "with backoff). Addresses of private networks are refused unless the "
-                       "server allows them.",
+                       "HMAC-SHA256 of the body in X-Gdlab-Signature: sha256=<hex>). The "
+                       "delivery is kept with the result and retried with backoff (6 "
+                       "attempts over about 6 minutes), also by another process if the one "
+                       "that graded stops: delivered at least once, every attempt with the "
+                       "same body, signature and X-Gdlab-Delivery id (drop a repeated id). "
+                       "Addresses of private networks are refused unless the server allows "
+                       "them.",
         "example": "https://lms.example.org/gdlab-hook"})
+
+    @post_load
+    def _request(self, data: dict[str, Any], **_: object) -> SubmissionRequest:
+        return SubmissionRequest(**data)
 
 
 class PreferHeaderSchema(Schema):
@@ -362,6 +476,20 @@ class InstructorViewSchema(Schema):
 SUBMISSION_STATUSES = ["queued", "grading", "graded", "rejected", "failed"]
 
 
+class CallbackDeliverySchema(Schema):
+    """How the delivery of a result to its callback URL stands (instructors only)."""
+
+    delivery_id = fields.String(required=True, metadata={
+        "description": "sent as X-Gdlab-Delivery at every attempt"})
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["pending", "delivered", "failed"]))
+    attempts = fields.Integer(required=True)
+    outcome = fields.String(allow_none=True, required=True,
+                            metadata={"description": "how the last attempt went"})
+    next_attempt_at = UtcDateTime(allow_none=True, required=True)
+    delivered_at = UtcDateTime(allow_none=True, required=True)
+
+
 class SubmissionSchema(Schema):
     """A submission and, once graded, its result (the shape of ``gdlab grade --json``)."""
 
@@ -393,6 +521,9 @@ class SubmissionSchema(Schema):
                        "every case's seed"})
     failure = fields.String(allow_none=True,
                             metadata={"description": "why it was rejected or failed"})
+    callback = fields.Nested(CallbackDeliverySchema, allow_none=True, metadata={
+        "description": "only with the instructor token, for a submission with a "
+                       "callback_url: how the delivery of its result stands"})
     timings = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
@@ -420,8 +551,21 @@ class PageSchema(Schema):
     total = fields.Integer(required=True)
 
 
+@dataclass(frozen=True)
+class SubmissionQuery:
+    """Filters and page of the submission listing (through :class:`SubmissionQuerySchema`)."""
+
+    exercise: str | None = None
+    student: str | None = None
+    status: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    page: int = 1
+    page_size: int = 50
+
+
 class SubmissionQuerySchema(StrictSchema):
-    """Filters of the submission listing."""
+    """Filters of the submission listing; loads a :class:`SubmissionQuery`."""
 
     exercise = fields.String(validate=EXERCISE_ID)
     student = student_name()
@@ -430,6 +574,10 @@ class SubmissionQuerySchema(StrictSchema):
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+    @post_load
+    def _query(self, data: dict[str, Any], **_: object) -> SubmissionQuery:
+        return SubmissionQuery(**data)
 
 
 # --- gradebook and students --------------------------------------------------------------
@@ -542,6 +690,29 @@ class ReferenceRequestSchema(StrictSchema):
                                       "learning_rates")
 
 
+class NumbersText(fields.Field):
+    """A list of numbers written as text, separated by commas or spaces (``0.01, 0.1``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> list[float]:
+        try:
+            return [float(part) for part in str(value).replace(",", " ").split()]
+        except ValueError:
+            raise ValidationError("write numbers separated by commas, e.g. "
+                                  "0.01, 0.1, 0.5") from None
+
+
+class ReferenceFormSchema(StrictSchema):
+    """The reference explorer's form (text fields) as the body of
+    :class:`ReferenceRequestSchema`, which then validates it like any other request."""
+
+    problem = fields.String(required=True)
+    optimizer = fields.String(required=True)
+    hyper = Assignments(load_default=dict)
+    learning_rates = NumbersText(required=True)
+    epochs = fields.Integer(required=True)
+
+
 class ReferenceRunSchema(Schema):
     """A reference sweep: the request as resolved, every run, stability facts, links."""
 
@@ -592,3 +763,6 @@ class QueueSchema(Schema):
                               metadata={"description": "jobs waiting in Redis"})
     running = fields.List(fields.Nested(RunningJobSchema), required=True)
     workers = fields.List(fields.Nested(WorkerSchema), required=True)
+    callbacks = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                            metadata={"description": "callback deliveries pending and "
+                                                     "failed (every attempt used)"})

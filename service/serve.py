@@ -1,8 +1,9 @@
 """``gdlab serve``: the service on gunicorn, with its sandbox runner beside it.
 
 One supervising process (this one) prepares the database, starts the sandbox runner
-(unless ``GDLAB_SANDBOX_SOCKET`` names one running elsewhere) and starts gunicorn, whose
-workers reach the runner through its socket. The runner is started again if it dies; both
+(unless ``GDLAB_SANDBOX_SOCKET`` names one running elsewhere, or ``GDLAB_REDIS_URL`` sends
+grading to the job queue's workers, which have runners of their own) and starts gunicorn,
+whose workers reach the runner through its socket. The runner is started again if it dies; both
 stop when this process is told to stop (SIGTERM, SIGINT) or gunicorn exits.
 
 The runner is a child of this process rather than of gunicorn's master so that no
@@ -72,7 +73,10 @@ def serve(options: ServeOptions, config: Config | None = None) -> int:
     runtime = tempfile.mkdtemp(prefix="gdlab-run-")
     sandbox = None
     try:
-        if config.sandbox_socket is None:
+        if config.queued:
+            print("gdlab: grading through the job queue (GDLAB_REDIS_URL): no sandbox "
+                  "runner here, the `gdlab worker`s have theirs", file=sys.stderr, flush=True)
+        elif config.sandbox_socket is None:
             sandbox = Sandbox(config.sandbox_limits, runtime_dir=runtime)
             sandbox.start()
             environment["GDLAB_SANDBOX_SOCKET"] = sandbox.socket_path or ""

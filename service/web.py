@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from flask import (
@@ -27,32 +27,22 @@ from flask import (
     url_for,
 )
 from markdown_it import MarkdownIt
-from marshmallow import ValidationError
 
-from grader.engine import OPTIMIZERS, PROBLEMS, SpecError
+from grader.catalog import Exercise
+from grader.engine import OPTIMIZERS, PROBLEMS
 from grader.engine.problems import REGISTERED
-from grader.plots import FORMATS
-from service import queue as jobs
-from service import reference as runs
-from service import submissions as store
-from service.api.exercises import get_exercise
-from service.api.submissions import (
-    _checked_code,
-    _exercise,
-    _failure,
-    _student_of,
-    image_response,
-    links,
-    shown,
-)
+from service import csp
+from service import operations as ops
+from service.api.common import image_response, submission_links
 from service.auth import Caller, identify
 from service.errors import ApiError
 from service.models import Submission
-from service.schemas import STUDENT_NAME, SubmissionQuerySchema
+from service.schemas import SubmissionQuery
 from service.state import services
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
+csp.protect(bp)
 
 #: CommonMark without raw HTML: an exercise's statement cannot inject markup.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -119,11 +109,16 @@ def exercise_page(exercise_id: str) -> str:
                            error=None)
 
 
-def _page_exercise(exercise_id: str):
+def _page_exercise(exercise_id: str) -> Exercise:
     try:
-        return get_exercise(exercise_id)
+        return ops.find_exercise(services(), exercise_id)
     except ApiError as error:
-        abort(404, error.message)
+        _abort(error)
+
+
+def _abort(error: ApiError) -> NoReturn:
+    """An operation's refusal as this page's error (an HTML page, or JSON for a script)."""
+    abort(error.status, error.message)
 
 
 @bp.route("/exercises/<exercise_id>/submit", methods=["POST"])
@@ -134,47 +129,43 @@ def submit(exercise_id: str):
     exercise = _page_exercise(exercise_id)
     code = request.form.get("code", "")
     student = request.form.get("student", "").strip() or None
+    who = web_caller()
     try:
+        sent = ops.submission_request({"exercise": exercise.id, "code": code,
+                                       **({"student": student} if student else {})})
         if student is not None:
-            try:
-                STUDENT_NAME(student)
-            except ValidationError as error:
-                raise ApiError(422, f"Name: {error.messages[0]}",
-                               {"student": error.messages}) from None
             session["student"] = student
-        who, student_id = _student_of(web_caller(), student)
-        _exercise(exercise.id)
-        if services().queue is not None:
-            return _queued(store.keep(services(), exercise, _checked_code(code), who,
-                                      student_id, queued=True))
-        graded = store.grade(services(), exercise, _checked_code(code), who, student_id)
-    except store.GradingFailedError as failed:
-        return _form_error(exercise, code, student, _failure(failed))
+        # the page does not wait for a queue worker: its page follows the submission
+        submission = ops.submit(services(), who, sent, wait=0.0)
     except ApiError as error:
-        return _form_error(exercise, code, student, error)
-    result = store.representation(graded.submission, links(graded.submission))
-    _remember(graded.submission)
+        return _form_error(exercise, code, student, _labelled(error))
+    _remember(submission)
+    page = url_for("web.submission_page", public_id=submission.public_id)
+    status = 201 if submission.status == "graded" else 202
     if _wants_json():
-        result["page"] = url_for("web.submission_page", public_id=graded.submission.public_id)
-        result["plot"] = url_for("web.submission_plot", public_id=graded.submission.public_id,
-                                 fmt="png")
-        return jsonify(result), 201
-    return redirect(url_for("web.submission_page", public_id=graded.submission.public_id),
-                    303)
-
-
-def _queued(kept: Submission):
-    """A submission kept for the queue: enqueued, and its page (which follows it until it
-    is graded), or for the page's script, its state (202)."""
-    jobs.try_enqueue(services().queue, kept.id, 1, jobs.timeout_of(services().config))
-    _remember(kept)
-    page = url_for("web.submission_page", public_id=kept.public_id)
-    if _wants_json():
-        return jsonify({**shown(kept), "page": page}), 202
+        result = {**_view(who, submission), "page": page}
+        if status == 201:
+            result["plot"] = url_for("web.submission_plot", public_id=submission.public_id,
+                                     fmt="png")
+        return jsonify(result), status
     return redirect(page, 303)
 
 
-def _form_error(exercise, code: str, student: str | None, error: ApiError):
+def _view(who: Caller, submission: Submission) -> dict[str, Any]:
+    """The submission as ``who`` may see it, with the API's links."""
+    return ops.submission_view(services(), who, submission,
+                               submission_links(submission.public_id, submission.exercise))
+
+
+def _labelled(error: ApiError) -> ApiError:
+    """A refused form field under the form's label (the student field reads "Name")."""
+    if error.status == 422 and "student" in error.errors:
+        return ApiError(422, f"Name: {error.errors['student'][0]}", error.errors,
+                        error.headers)
+    return error
+
+
+def _form_error(exercise: Exercise, code: str, student: str | None, error: ApiError):
     if _wants_json():
         response = jsonify(code=error.status, message=error.message, errors=error.errors)
         response.status_code = error.status
@@ -197,17 +188,16 @@ def submission_page(public_id: str) -> str:
     """A submission's result: score, verdicts, diagnosis, plot, and the code (for its
     author and the instructors)."""
     who = web_caller()
-    with services().db.session() as db_session:
-        found = store.find(db_session, public_id)
-    if found is None or not _may_see(who, found):
-        abort(404, "There is no such submission that you can see.")
-    result = shown(found, instructor=who.is_instructor)
+    try:
+        found = ops.visible_submission(services(), who, public_id)
+    except ApiError as error:
+        _abort(error)
+    result = _view(who, found)
     if _wants_json():  # the page's script following a queued submission
         return jsonify({**result, "page": url_for("web.submission_page", public_id=public_id),
                         "plot": url_for("web.submission_plot", public_id=public_id,
                                         fmt="png")})
-    show_code = who.is_instructor or public_id in session.get("mine", []) or (
-        found.student_id is not None and found.student_id == who.student_id)
+    show_code = ops.may_see_code(who, found, made_here=public_id in session.get("mine", []))
     exercise = services().catalog.exercises.get(found.exercise)
     return render_template("submission.html", result=result, submission=found,
                            title=exercise.title if exercise else found.exercise,
@@ -223,24 +213,21 @@ def submission_page(public_id: str) -> str:
 def submission_plot(public_id: str, fmt: str) -> Response:
     """A submission's plot for the pages: seen as the signed-in browser may see it (the
     API's plot needs a bearer token, which an ``<img>`` cannot send)."""
-    if fmt not in FORMATS:
-        abort(404, f"Plots come as {' or '.join(FORMATS)}, not {fmt!r}.")
-    who = web_caller()
-    with services().db.session() as db_session:
-        found = store.find(db_session, public_id)
-    if found is None or not _may_see(who, found):
-        abort(404, "There is no such submission that you can see.")
     try:
-        drawn = store.plot(services(), found, fmt)
-    except store.PlotUnavailableError as error:
-        abort(409, str(error))
+        drawn = ops.submission_plot(services(), web_caller(), public_id, fmt)
+    except ApiError as error:
+        _abort(error)
     return image_response(drawn.data, drawn.media_type, drawn.etag)
 
 
-def _may_see(who: Caller, submission: Submission) -> bool:
-    if who.is_instructor or submission.student_id is None:
-        return True
-    return submission.student_id == who.student_id
+@bp.route("/submissions/<public_id>/curves.json")
+def submission_curves(public_id: str) -> Response:
+    """A submission's visible loss curves as data, for the page's interactive chart (seen
+    as the signed-in browser may see it, like its plot)."""
+    try:
+        return jsonify(ops.submission_curves(services(), web_caller(), public_id))
+    except ApiError as error:
+        _abort(error)
 
 
 def _plot_alt(result: dict[str, Any]) -> str:
@@ -301,29 +288,28 @@ def instructor_page():
     if (redirection := _instructor_or_login()) is not None:
         return redirection
     raw = {key: value for key, value in request.args.items() if value}
+    state, who = services(), web_caller()
     try:
-        query = SubmissionQuerySchema().load(raw)
-    except ValidationError as error:
-        query, problem = {"page": 1, "page_size": 50}, "; ".join(
-            f"{field}: {' '.join(map(str, texts))}" for field, texts in error.messages.items())
+        query = ops.submission_query(raw)
+    except ApiError as error:
+        query, problem = SubmissionQuery(), "; ".join(
+            f"{field}: {' '.join(map(str, texts))}" for field, texts in error.errors.items())
     else:
         problem = None
-    page_size = min(query.pop("page_size"), services().config.service_limits.max_page_size)
-    with services().db.session() as db_session:
-        items, total = store.listing(db_session, page_size=page_size, **query)
-        book = store.gradebook(db_session)
-    pages = max(1, -(-total // page_size))
-    page = query["page"]
+    listed = ops.list_submissions(state, who, query)
+    book = ops.gradebook(state, who)
+    pages, page = listed.pages, listed.page
 
     def page_link(number: int) -> str:
         return url_for("web.instructor_page") + "?" + urlencode({**raw, "page": number})
 
-    return render_template("instructor.html", items=items, total=total, page=page,
-                           pages=pages, filters=raw, problem=problem, gradebook=book,
+    return render_template("instructor.html", items=listed.items, total=listed.total,
+                           page=page, pages=pages, filters=raw, problem=problem,
+                           gradebook=book,
                            previous=page_link(page - 1) if page > 1 else None,
                            next=page_link(page + 1) if page < pages else None,
-                           exercises=list(services().catalog.exercises),
-                           queue=jobs.stats(services().db, services().queue))
+                           exercises=list(state.catalog.exercises),
+                           queue=ops.queue_stats(state, who))
 
 
 @bp.route("/instructor/gradebook.csv")
@@ -331,41 +317,12 @@ def gradebook_csv():
     """The gradebook as CSV (the instructors' session, for a download link)."""
     if (redirection := _instructor_or_login()) is not None:
         return redirection
-    with services().db.session() as db_session:
-        text = store.gradebook_csv(db_session)
+    text = ops.gradebook_csv(services(), web_caller())
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'})
 
 
 # --- the reference explorer ---------------------------------------------------------------
-
-
-def _parse_settings(text: str) -> dict[str, Any]:
-    """``momentum=0.9, nesterov=true`` as a dict (numbers and booleans)."""
-    settings: dict[str, Any] = {}
-    for item in text.replace("\n", ",").split(","):
-        if not item.strip():
-            continue
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SpecError("hyper", f"write settings as name=value, got {item.strip()!r}")
-        value = value.strip().lower()
-        if value in ("true", "false"):
-            settings[name.strip()] = value == "true"
-            continue
-        try:
-            settings[name.strip()] = json.loads(value)
-        except ValueError:
-            raise SpecError(f"hyper.{name.strip()}", f"not a number: {value!r}") from None
-    return settings
-
-
-def _parse_rates(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise SpecError("learning_rates", "write numbers separated by commas, e.g. "
-                                          "0.01, 0.1, 0.5") from None
 
 
 @bp.route("/reference")
@@ -380,24 +337,15 @@ def reference_page():
     stored, error, body = None, None, None
     if "problem" in request.args:
         try:
-            body = {"problem": form["problem"], "optimizer": form["optimizer"],
-                    "hyper": _parse_settings(form["hyper"]),
-                    "learning_rates": _parse_rates(form["learning_rates"]),
-                    "epochs": _epochs(form["epochs"])}
-            stored = runs.run_reference(services().db, services().config.limits, body)
-        except SpecError as refused:
-            error = f"{refused.field}: {refused.message}"
+            # the same schema (and NAME=VALUE syntax) as the API's and the CLI's
+            body = ops.reference_request_from_form(form)
+            stored = ops.run_reference(services(), body)
+        except ApiError as refused:
+            error = refused.message
     return render_template(
         "reference.html", form=form, stored=stored, error=error,
         problems=[*sorted(PROBLEMS), *sorted(REGISTERED)], optimizers=OPTIMIZERS,
-        request_json=json.dumps(body) if body else None,
+        request_json=json.dumps({name: body[name] for name in form}) if body else None,
         run_url=(url_for("reference.run", run_id=stored.id, _external=True)
                  if stored else None),
         post_url=url_for("reference.runs_", _external=True))
-
-
-def _epochs(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise SpecError("epochs", f"a whole number, got {text!r}") from None

@@ -11,8 +11,15 @@ not a fork's, and staying in one process keeps what grading reuses warm, the exe
 reference runs (computed once per exercise version) and the connection to the runner.
 A worker killed mid-job loses nothing: the reconciler gives its submission to another.
 
-A thread beside the work loop writes the worker's heartbeat every second and, when it is
-this worker's turn (a Redis lock), reconciles the queue with the database.
+A thread beside the work loop writes the worker's heartbeat every second (with whether
+its sandbox runner answers, which the web tier's ``/health`` reports) and, when it is this
+worker's turn (a Redis lock), reconciles the queue with the database and sends the
+callbacks that are due.
+
+Grading is batch work: a worker lowers its own CPU priority (``GDLAB_WORKER_NICE``,
+10 by default) before it starts its sandbox runner, which inherits it, and so do the jobs'
+processes; on a machine it shares with the web tier, requests are then served first and
+grading takes what CPU is left.
 """
 
 from __future__ import annotations
@@ -27,13 +34,15 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, get_current_job
 from rq.exceptions import StopRequested
 
 from grader.sandbox import Sandbox
+from service import callbacks
 from service import queue as jobs
-from service import submissions as store
+from service import submission_store as store
 from service.app import prepare_database
 from service.config import Config
 from service.state import Services
@@ -57,6 +66,7 @@ def grade_job(submission_id: int) -> str:
     if _context is None:
         raise RuntimeError("grade_job runs in a `gdlab worker` process")
     services, info = _context.services, _context.info
+    jobs.started(services.queue, get_current_job())
     try:
         services.sandbox.start()  # starts the runner again if it died
     except Exception:  # the job then fails in the sandbox and says so in the record
@@ -71,9 +81,41 @@ def grade_job(submission_id: int) -> str:
     return outcome
 
 
+#: Seconds between two looks at whether this worker's sandbox runner answers.
+SANDBOX_CHECK_INTERVAL = 5.0
+
+
+def sandbox_report(sandbox: Sandbox) -> dict[str, Any]:
+    """Whether the runner answers, and its layers (what the heartbeat carries)."""
+    try:
+        layers = sandbox.status().get("layers", {})
+    except Exception:  # down or restarting: the heartbeat says so
+        return {"reachable": False, "layers_active": [], "layers_missing": []}
+    return {"reachable": True,
+            "layers_active": sorted(n for n, e in layers.items() if e.get("active")),
+            "layers_missing": sorted(n for n, e in layers.items() if not e.get("active"))}
+
+
+def _watch_sandbox(sandbox: Sandbox, info: jobs.WorkerInfo, stop: threading.Event) -> None:
+    """Ask the runner how it is every few seconds, for the heartbeat (a thread of its own:
+    a runner slow to answer must never delay a heartbeat, or the worker would look dead)."""
+    while not stop.wait(SANDBOX_CHECK_INTERVAL):
+        info.sandbox = sandbox_report(sandbox)
+
+
+def lower_priority(niceness: int) -> None:
+    """Add ``niceness`` to this process's (inherited by every process it starts after)."""
+    if niceness > 0:
+        try:
+            os.nice(niceness)
+        except OSError as error:  # not allowed here: grade at the usual priority
+            log.warning("cannot lower the worker's priority: %s", error)
+
+
 def _keep_alive(config: Config, services: Services, info: jobs.WorkerInfo,
                 stop: threading.Event) -> None:
-    """Heartbeat every second; reconcile when it is this worker's turn."""
+    """Heartbeat every second; reconcile and send due callbacks when it is this worker's
+    turn."""
     connection = jobs.connect(config.redis_url or "")
     queue = jobs.make_queue(connection, config.queue_name)
     while not stop.wait(jobs.HEARTBEAT_INTERVAL):
@@ -84,6 +126,9 @@ def _keep_alive(config: Config, services: Services, info: jobs.WorkerInfo,
             if done and (done.enqueued or done.requeued or done.failed):
                 log.warning("reconciled: enqueued %s, re-queued %s, failed %s",
                             done.enqueued, done.requeued, done.failed)
+            if done is not None:
+                callbacks.send_due(services.db, config.callback_secret,
+                                   config.callback_allow_private)
         except jobs.REDIS_ERRORS as error:
             log.warning("Redis is not answering (%s); retrying", error)
         except Exception:  # the next round tries again; the work loop must go on
@@ -135,6 +180,7 @@ def run_worker(config: Config, *, burst: bool = False) -> int:
     global _context  # noqa: PLW0603 (the jobs of this process find their services here)
     if config.redis_url is None:
         raise ValueError("gdlab worker needs GDLAB_REDIS_URL")
+    lower_priority(config.worker_nice)  # before the runner starts: it inherits it
     prepared = prepare_database(config)
     runtime = tempfile.mkdtemp(prefix="gdlab-worker-")
     if config.sandbox_socket is None:
@@ -147,12 +193,17 @@ def run_worker(config: Config, *, burst: bool = False) -> int:
     try:
         sandbox.start()
         services = Services(config=config, db=prepared.db, sandbox=sandbox,
-                            instructor_hash=prepared.instructor_hash, owns_sandbox=True)
+                            instructor_hash=prepared.instructor_hash, owns_sandbox=True,
+                            queue=jobs.make_queue(jobs.connect(config.redis_url),
+                                                  config.queue_name))
+        info.sandbox = sandbox_report(sandbox)
         _context = WorkerContext(services, info)
         jobs.write_heartbeat(connection, config.queue_name, info)
         keeper = threading.Thread(target=_keep_alive, args=(config, services, info, stop),
                                   name="gdlab-heartbeat", daemon=True)
         keeper.start()
+        threading.Thread(target=_watch_sandbox, args=(sandbox, info, stop),
+                         name="gdlab-sandbox-watch", daemon=True).start()
         log.warning("gdlab worker %s: queue %r, sandbox runner on %s", info.name,
                     config.queue_name, sandbox.socket_path)
         _work(jobs.make_queue(connection, config.queue_name), info.name, burst=burst)

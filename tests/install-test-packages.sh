@@ -40,7 +40,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "installing Debian's$packages for the tests (once)..."
 export DEBIAN_FRONTEND=noninteractive
-"${run[@]}" apt-get update -qq
+# another apt run (an unattended upgrade, a parallel set-up) may hold dpkg's lock: wait
+# for it instead of failing the whole test run
+lock_wait=(-o DPkg::Lock::Timeout=600)
+"${run[@]}" apt-get "${lock_wait[@]}" update -qq
 # shellcheck disable=SC2086
-"${run[@]}" apt-get install -y -qq $packages >/dev/null
+"${run[@]}" apt-get "${lock_wait[@]}" install -y -qq $packages >/dev/null
 test -x /usr/bin/chromium

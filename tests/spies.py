@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from grader.engine.problems import make_problem
-from grader.grading import RunInput
+from grader.preparation import ExerciseRun
 
 #: Walks the process once, at the rule's first call (deep in the harness's frames).
 _WALK = '''
@@ -108,7 +108,7 @@ def update(params, grad, lr, state, **hyper):
 '''
 
 
-def input_patterns(runs: Sequence[RunInput]) -> dict[str, bytes]:
+def input_patterns(runs: Sequence[ExerciseRun]) -> dict[str, bytes]:
     """Byte patterns of each run's inputs, labelled ``<kind>:<case>[:<lr>]``: its start,
     its first per-step learning rates, and the first targets of a data problem."""
     patterns: dict[str, bytes] = {}

@@ -8,9 +8,9 @@ True
 """
 
 from grader.catalog.loader import Catalog, CatalogError, default_directory, load_catalog
-from grader.catalog.model import ENTRY_POINTS, KINDS, Case, Exercise, Mistake, Reference, Scoring
+from grader.catalog.model import Case, Exercise, Mistake, Reference, Scoring
 
 __all__ = [
-    "ENTRY_POINTS", "KINDS", "Case", "Catalog", "CatalogError", "Exercise", "Mistake",
-    "Reference", "Scoring", "default_directory", "load_catalog",
+    "Case", "Catalog", "CatalogError", "Exercise", "Mistake", "Reference", "Scoring",
+    "default_directory", "load_catalog",
 ]

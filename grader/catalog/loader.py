@@ -203,15 +203,15 @@ def _check_code(exercise: Exercise, base: str, code_limit: int) -> list[CatalogE
 
 
 def _check_diagnoses(exercise: Exercise, label: str) -> list[CatalogError]:
-    from grader.diagnosis import CATALOGUE  # noqa: PLC0415 (diagnosis imports the catalog model)
+    from grader.diagnosis import CATALOG  # noqa: PLC0415 (diagnosis imports the catalog model)
 
     errors = []
     for index, mistake in enumerate(exercise.mistakes):
-        if mistake.diagnosis not in CATALOGUE and mistake.diagnosis not in exercise.diagnoses:
+        if mistake.diagnosis not in CATALOG and mistake.diagnosis not in exercise.diagnoses:
             errors.append(CatalogError(
                 label, f"mistakes.{index}.diagnosis",
                 f"unknown diagnosis {mistake.diagnosis!r}: define it under [[diagnoses]] or use "
-                f"one of {', '.join(sorted(CATALOGUE))}"))
+                f"one of {', '.join(sorted(CATALOG))}"))
     return errors
 
 

@@ -8,17 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import kinds
 from grader.engine.options import SpecError
 from grader.engine.runs import Component, RunSpec
 from grader.sandbox.static import Contract
-
-KINDS = ("update_rule", "gradient", "schedule")
-#: The function a student writes for each kind, and the positional arguments it receives.
-ENTRY_POINTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "update_rule": ("update", ("params", "grad", "lr", "state")),
-    "gradient": ("gradient", ("params", "X", "y")),
-    "schedule": ("lr_at", ("epoch", "lr0")),
-}
 
 
 def substitute(template: Mapping[str, Any], hyper: Mapping[str, Any], where: str) -> dict:
@@ -146,7 +139,7 @@ class Exercise:
     @property
     def entry(self) -> str:
         """The function the student writes."""
-        return ENTRY_POINTS[self.kind][0]
+        return kinds.get(self.kind).entry
 
     @property
     def hyper_names(self) -> tuple[str, ...]:
@@ -157,9 +150,8 @@ class Exercise:
         return tuple(names)
 
     def contract(self) -> Contract:
-        """How the student's function is called."""
-        entry, params = ENTRY_POINTS[self.kind]
-        return Contract(entry, params, self.hyper_names)
+        """How the student's function is called (its kind's contract)."""
+        return kinds.get(self.kind).contract(self.hyper_names)
 
     @property
     def visible_cases(self) -> tuple[Case, ...]:
@@ -176,14 +168,11 @@ class Exercise:
         """
         hyper = dict(case.hyper)
         problem_options = substitute(case.problem_options, hyper, "problem_options")
-        if self.kind == "update_rule":
-            optimizer_hyper = substitute(self.reference.hyper, hyper, "reference.hyper")
-        else:
-            optimizer_hyper = {}
+        optimizer, optimizer_hyper = kinds.get(self.kind).reference_optimizer(self, hyper)
         return RunSpec(
             problem=case.problem,
             problem_options=problem_options,
-            optimizer=self.reference.optimizer if self.kind == "update_rule" else "sgd",
+            optimizer=optimizer,
             hyper=optimizer_hyper,
             learning_rates=list(case.learning_rates),
             epochs=case.epochs,

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from string import Template
 
-from grader.catalog.model import KINDS
+from grader.kinds import NAMES as KINDS
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 

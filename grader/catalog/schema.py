@@ -12,7 +12,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from grader.catalog.custom import ProblemSchema
-from grader.catalog.model import KINDS, Case, Mistake, Reference, Scoring
+from grader.catalog.model import Case, Mistake, Reference, Scoring
+from grader.kinds import NAMES as KINDS
 
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}\Z",
                       error="must be lower-case letters, digits and dashes, e.g. 'adam'")

@@ -40,15 +40,17 @@ _WHERE = {
     "run": "runs",
     "sweep": "runs",
     "versions": "runs",
+    "ComposedRule": "rules",
+    "compose": "rules",
     "SCHEDULES": "schedules",
     "Stability": "stability",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as _WHERE)
     "CLIPS", "ENGINE_VERSION", "OPTIMIZERS", "OUTCOMES", "PROBLEMS", "REGULARIZER_NAMES",
-    "SCHEDULES", "Component", "Option", "OptimizerDef", "Problem", "RunResult", "RunSpec",
-    "SpecError", "Stability", "SweepResult", "get_optimizer", "make_problem", "plan_run",
-    "run", "sweep", "versions",
+    "SCHEDULES", "ComposedRule", "Component", "Option", "OptimizerDef", "Problem", "RunResult",
+    "RunSpec", "SpecError", "Stability", "SweepResult", "compose", "get_optimizer",
+    "make_problem", "plan_run", "run", "sweep", "versions",
 ]
 
 
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from grader.engine.outcomes import OUTCOMES
     from grader.engine.problems import PROBLEMS, Problem, make_problem
     from grader.engine.regularizers import CLIPS, REGULARIZER_NAMES
+    from grader.engine.rules import ComposedRule, compose
     from grader.engine.runs import (
         ENGINE_VERSION,
         Component,

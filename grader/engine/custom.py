@@ -183,6 +183,10 @@ class DataRegression(Problem):
             data["lam"] = self.lam
         return data
 
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The data set as a gradient exercise hands it: ``X`` (n, d) and ``y``."""
+        return self.X, self.y
+
     def _design(self) -> Array:
         return np.column_stack([self.X, np.ones(self.n_samples)])
 

@@ -324,7 +324,7 @@ def adadelta_step(
     return params - lr * delta
 
 
-# --- the catalogue -----------------------------------------------------------------
+# --- the catalog -----------------------------------------------------------------
 
 
 def _no_check(hyper: Mapping[str, Any]) -> None:
@@ -333,12 +333,12 @@ def _no_check(hyper: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class OptimizerDef:
-    """An optimizer in the catalogue: its rule, its options and what is known of it.
+    """An optimizer in the catalog: its rule, its options and what is known of it.
 
     Attributes
     ----------
     name, summary : str
-        Catalogue name (torch's class name, lower case) and one line about it.
+        Catalog name (torch's class name, lower case) and one line about it.
     default_lr : float
         torch's default learning rate.
     options : tuple of Option
@@ -495,5 +495,5 @@ OPTIMIZERS: dict[str, OptimizerDef] = {
 
 
 def get_optimizer(name: str) -> OptimizerDef:
-    """The catalogue entry for ``name``, or :class:`SpecError` listing the known ones."""
+    """The catalog entry for ``name``, or :class:`SpecError` listing the known ones."""
     return lookup("optimizer", "optimizer", OPTIMIZERS, name)

@@ -2,7 +2,7 @@
 
 Every configurable part of the engine (a problem, an optimizer, a schedule, a regulariser,
 gradient clipping) declares its settings as a tuple of :class:`Option`. The same
-declaration validates input, fills defaults and describes the setting to a catalogue (the
+declaration validates input, fills defaults and describes the setting to a catalog (the
 CLI help, the HTTP API's hyper-parameter schemas), so the rules live in one place.
 """
 
@@ -51,7 +51,7 @@ class Option:
     low_open, high_open : bool
         Whether the bound itself is excluded.
     help : str
-        One line for catalogues and error messages.
+        One line for catalogs and error messages.
     """
 
     name: str
@@ -191,9 +191,9 @@ def check_name(field: str, what: str, name: Any, known: Collection[str]) -> str:
     return name
 
 
-def lookup(field: str, what: str, catalogue: Mapping[str, _T], name: Any) -> _T:
-    """The entry of ``catalogue`` called ``name``, or :class:`SpecError` listing the names."""
-    return catalogue[check_name(field, what, name, list(catalogue))]
+def lookup(field: str, what: str, catalog: Mapping[str, _T], name: Any) -> _T:
+    """The entry of ``catalog`` called ``name``, or :class:`SpecError` listing the names."""
+    return catalog[check_name(field, what, name, list(catalog))]
 
 
 def _short(value: float) -> str:

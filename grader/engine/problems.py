@@ -116,6 +116,11 @@ class Problem(ABC):
     def gradient_data(self) -> dict[str, Any]:
         """What the gradient's formula needs besides ``theta`` and ``batch``."""
 
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The data a gradient exercise hands the student: inputs ``X`` and targets ``y``.
+        Only data problems have it; the others raise ValueError."""
+        raise ValueError(f"{self.name} has no data for a gradient exercise")
+
     @abstractmethod
     def classic_start(self) -> Array:
         """The textbook starting point, used when no seed is given."""
@@ -276,6 +281,10 @@ class LinearRegression(Problem):
     def gradient_data(self) -> dict[str, Any]:
         """The data points."""
         return {"X": self.X, "y": self.y}
+
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The inputs x (one feature, shape (n,)) and the targets."""
+        return self.X, self.y
 
 
 def quadratic_gradient(theta: Array, batch: Any, *, curvatures: Array) -> Array:
@@ -505,6 +514,10 @@ class LogisticRegression(Problem):
     def gradient_data(self) -> dict[str, Any]:
         """The data points (with their constant feature), labels and L2 strength."""
         return {"features": self.features, "y": self.y, "lam": self.lam}
+
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The two features (without the constant one) and the labels."""
+        return self.features[:, :2], self.y
 
     @functools.cached_property
     def minimum(self) -> Minimum:  # type: ignore[override]

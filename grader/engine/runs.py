@@ -36,6 +36,7 @@ from grader.engine.optimizers import OptimizerDef, get_optimizer
 from grader.engine.options import OptionValue, SpecError, resolve_options
 from grader.engine.problems import INIT_MODES, Problem, make_problem
 from grader.engine.regularizers import Clip, Regularizer, make_clip, make_regularizer
+from grader.engine.rules import ComposedRule, compose
 from grader.engine.schedules import ScheduleDef, get_schedule, rates_by_epoch
 from grader.engine.stability import Stability, stability_facts
 
@@ -161,6 +162,11 @@ class Plan:
             **({"problem_fingerprint": self.problem.fingerprint}
                if getattr(self.problem, "fingerprint", None) else {}),
         }
+
+    def rule(self) -> ComposedRule:
+        """The plan's optimizer, regulariser and clipping as one update rule
+        (:func:`grader.engine.rules.compose`)."""
+        return compose(self.optimizer, self.hyper, self.regularizer, self.clip)
 
     @property
     def target(self) -> float | None:
@@ -391,14 +397,6 @@ def objective_loss(plan: Plan, theta: Array) -> Array:
     return loss + plan.regularizer.penalty(theta) if plan.regularizer.active else loss
 
 
-def _objective(plan: Plan, theta: Array, batch) -> tuple[Array, Array]:
-    loss, grad = plan.problem.loss_and_grad(theta, batch)
-    if plan.regularizer.active:
-        loss = loss + plan.regularizer.penalty(theta)
-        grad = plan.regularizer.gradient(grad, theta)
-    return loss, grad
-
-
 def execute(plan: Plan) -> SweepResult:
     """Run every learning rate of a validated plan together; see the module docstring."""
     lanes, dim = plan.starts.shape
@@ -411,21 +409,22 @@ def execute(plan: Plan) -> SweepResult:
     rates = rates_by_epoch(
         plan.schedule, plan.schedule_options, plan.learning_rates[:, None], plan.spec.epochs
     )
-    regularizer, hyper, step_rule = plan.regularizer, plan.hyper, plan.optimizer.step
-    # Resolved once: the loop below runs up to 10^5 times and most runs use none of these.
-    objective = plan.problem.loss_and_grad if not regularizer.active else (
-        lambda theta, batch: _objective(plan, theta, batch))
-    clip = plan.clip if plan.clip.kind != "none" else None
-    reshape = regularizer.active and regularizer.kind in ("decoupled", "l1-prox")
+    regularizer = plan.regularizer
+    loss_and_grad = plan.problem.loss_and_grad
+    # Resolved once: the loop below runs up to 10^5 times and most runs use no penalty.
+    penalty = regularizer.penalty if regularizer.active else None
+    rule = plan.rule()
     theta = plan.starts.copy()
-    state = plan.optimizer.init(theta, **hyper)
+    state = rule.init(theta)
     batches = batch_order(plan)
     limit = None
     all_active = True
     with np.errstate(all="ignore"):
         for step in range(steps + 1):
             batch = next(batches) if step < steps else None
-            loss, grad = objective(theta, batch)
+            loss, grad = loss_and_grad(theta, batch)
+            if penalty is not None:
+                loss = loss + penalty(theta)
             trajectory[step], losses[step] = theta, loss
             if limit is None:
                 limit = outcomes.divergence_limit(loss, plan.target)
@@ -442,16 +441,9 @@ def execute(plan: Plan) -> SweepResult:
             if step == steps:
                 break
             lr = rates[step // plan.steps_per_epoch]
-            if clip is not None:
-                grad = clip(grad)
-            if reshape:
-                new_theta = regularizer.before_step(theta, lr)
-                new_theta = step_rule(new_theta, grad, lr, state, **hyper)
-                new_theta = regularizer.after_step(new_theta, lr)
-            else:
-                new_theta = step_rule(theta, grad, lr, state, **hyper)
+            new_theta = rule.update(theta, grad, lr, state)
             theta = new_theta if all_active else np.where(active[:, None], new_theta, theta)
-    stability = stability_facts(plan.problem, plan.optimizer, hyper, regularizer)
+    stability = stability_facts(plan.problem, plan.optimizer, plan.hyper, regularizer)
     runs = tuple(
         _run_result(
             plan=plan,

@@ -64,7 +64,7 @@ def inverse_time(lr0: Array, epoch: int, *, k: float) -> Array:
 
 @dataclass(frozen=True)
 class ScheduleDef:
-    """A schedule in the catalogue: its name, options and closed form ``rate(lr0, e, **opts)``."""
+    """A schedule in the catalog: its name, options and closed form ``rate(lr0, e, **opts)``."""
 
     name: str
     summary: str
@@ -126,7 +126,7 @@ SCHEDULES: dict[str, ScheduleDef] = {
 
 
 def get_schedule(name: str) -> ScheduleDef:
-    """The catalogue entry for ``name``, or :class:`SpecError` listing the known ones."""
+    """The catalog entry for ``name``, or :class:`SpecError` listing the known ones."""
     return lookup("schedule", "schedule", SCHEDULES, name)
 
 

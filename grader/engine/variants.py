@@ -4,13 +4,20 @@ slips students make most, written as update rules with the students' own contrac
 
 The grader runs them on an exercise's cases; a student's trajectory that matches one of
 them step for step is diagnosed by name ("your curve matches Adam without bias
-correction"). Each is the reference rule with exactly one thing changed. Schedule
-variants (:data:`SCHEDULE_VARIANTS`) have the schedule contract ``lr_at(epoch, lr0,
-**options)`` instead. Never imported by a sandboxed child.
+correction"). Each is the reference rule with exactly one thing changed.
+
+Every variant is one :class:`Variant` in :data:`VARIANTS`: its diagnosis id, its rule,
+the sentence the student reads, and when it applies (which reference it is a variant
+of). Adding a classic mistake is adding one entry there. Schedule variants have the
+schedule contract ``lr_at(epoch, lr0, **options)`` instead (``contract="schedule"``).
+Never imported by a sandboxed child.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +26,33 @@ import numpy.typing as npt
 from grader.engine.optimizers import adam_init, adam_step, sgd_step
 
 Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a variant may ask of the reference it would replace.
+
+    Attributes
+    ----------
+    optimizer : str
+        The reference optimizer (``"sgd"`` for exercises that grade no optimizer).
+    hyper : mapping
+        The reference's hyper-parameter settings, as the exercise writes them (a value
+        may be ``"$name"``: the case's hyper-parameter ``name``).
+    names : frozenset of str
+        The hyper-parameters the student's function receives.
+    schedule : str
+        The reference learning-rate schedule.
+    """
+
+    optimizer: str = "sgd"
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    names: frozenset[str] = frozenset()
+    schedule: str = "constant"
+
+
+def _always(reference: Reference) -> Mapping[str, Any]:
+    return {}
 
 
 def momentum_ema(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
@@ -50,26 +84,22 @@ def _adam_moments(params: Array, grad: Array, lr: float, state: dict[str, Any], 
     return params, m, v, state["step"]
 
 
-def adam_no_bias_correction(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
-                            beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                            weight_decay: float = 0.0, decoupled: bool = False,
-                            **hyper: Any) -> Array:
-    """Adam with ``m`` and ``v`` used as they are: its first steps are far too small
-    (``m`` starts at a tenth of the gradient) or too large."""
-    params, m, v, _ = _adam_moments(params, grad, lr, state, beta1=beta1, beta2=beta2,
-                                    weight_decay=weight_decay, decoupled=decoupled)
-    return params - lr * m / (np.sqrt(v) + eps)
-
-
-def adam_eps_inside_sqrt(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
-                         beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                         weight_decay: float = 0.0, decoupled: bool = False,
-                         **hyper: Any) -> Array:
-    """Adam with ``sqrt(v_hat + eps)`` where torch has ``sqrt(v_hat) + eps``."""
+def adam_textbook(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
+                  beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                  weight_decay: float = 0.0, decoupled: bool = False,
+                  correct_m: bool = True, correct_v: bool = True, eps_inside: bool = False,
+                  **hyper: Any) -> Array:
+    """Adam as the paper's algorithm 1 writes it, with the slips students make as
+    switches: a bias correction left out (``correct_m``, ``correct_v``; without either,
+    the first steps are far too small or too large) or ``sqrt(v_hat + eps)`` where torch
+    has ``sqrt(v_hat) + eps`` (``eps_inside``)."""
     params, m, v, t = _adam_moments(params, grad, lr, state, beta1=beta1, beta2=beta2,
                                     weight_decay=weight_decay, decoupled=decoupled)
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return params - lr * m_hat / np.sqrt(v_hat + eps)
+    m_hat = m / (1 - beta1**t) if correct_m else m
+    v_hat = v / (1 - beta2**t) if correct_v else v
+    if eps_inside:
+        return params - lr * m_hat / np.sqrt(v_hat + eps)
+    return params - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def adam_efficient_eps(params: Array, grad: Array, lr: float, state: dict[str, Any], *,
@@ -113,19 +143,6 @@ def adagrad_eps_inside_sqrt(params: Array, grad: Array, lr: float, state: dict[s
     return params - lr * grad / np.sqrt(total + eps)
 
 
-#: diagnosis id -> (rule, reference optimizers it is a variant of)
-VARIANTS = {
-    "momentum-ema": (momentum_ema, ("sgd",)),
-    "nesterov-as-heavy-ball": (nesterov_as_heavy_ball, ("sgd",)),
-    "adam-no-bias-correction": (adam_no_bias_correction, ("adam", "adamw")),
-    "adam-eps-inside-sqrt": (adam_eps_inside_sqrt, ("adam", "adamw")),
-    "adam-efficient-eps": (adam_efficient_eps, ("adam", "adamw")),
-    "adamw-coupled": (adamw_coupled, ("adamw",)),
-    "rmsprop-eps-inside-sqrt": (rmsprop_eps_inside_sqrt, ("rmsprop",)),
-    "adagrad-eps-inside-sqrt": (adagrad_eps_inside_sqrt, ("adagrad",)),
-}
-
-
 def step_decay_late(epoch: int, lr0: float, *, step_size: int, gamma: float,
                     **options: Any) -> float:
     """StepLR cut one epoch late, at epochs ``step_size + 1, 2 step_size + 1, ...``: the
@@ -134,7 +151,131 @@ def step_decay_late(epoch: int, lr0: float, *, step_size: int, gamma: float,
     return lr0 * gamma ** (max(epoch - 1, 0) // step_size)
 
 
-#: diagnosis id -> (schedule rule, reference schedules it is a variant of)
-SCHEDULE_VARIANTS = {
-    "step-decay-late": (step_decay_late, ("step",)),
-}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A classic mistake: a rule that is the reference with one thing changed.
+
+    Attributes
+    ----------
+    id : str
+        The diagnosis id (``"adam-no-bias-correction"``).
+    rule : callable
+        The wrong rule, with the students' contract (``update(params, grad, lr, state,
+        **hyper)``, or ``lr_at(epoch, lr0, **options)`` for a schedule).
+    message : str
+        The one sentence that says the mistake and how to fix it.
+    applies : callable
+        ``applies(reference) -> bool``: whether it is a variant of this reference.
+    contract : {"update", "schedule"}
+        Which contract ``rule`` has.
+    settings : callable
+        ``settings(reference) -> keyword arguments`` bound to ``rule`` (e.g. AdamW's
+        decoupled decay for the Adam variants).
+    """
+
+    id: str
+    rule: Callable[..., Any]
+    message: str
+    applies: Callable[[Reference], bool]
+    contract: str = "update"
+    settings: Callable[[Reference], Mapping[str, Any]] = _always
+
+    def rule_for(self, reference: Reference) -> Callable[..., Any]:
+        """The rule as it replaces ``reference`` (its settings bound)."""
+        bound = self.settings(reference)
+        return functools.partial(self.rule, **bound) if bound else self.rule
+
+
+def of(*optimizers: str) -> Callable[[Reference], bool]:
+    """A variant of these reference optimizers."""
+    return lambda reference: reference.optimizer in optimizers
+
+
+def _ema_momentum(reference: Reference) -> bool:
+    return (reference.optimizer == "sgd" and "momentum" in reference.names
+            and not reference.hyper.get("nesterov"))
+
+
+def _nesterov(reference: Reference) -> bool:
+    return reference.optimizer == "sgd" and bool(reference.hyper.get("nesterov"))
+
+
+def _adamw_decoupled(reference: Reference) -> Mapping[str, Any]:
+    """The Adam variants of AdamW keep its decoupled decay: only their one change differs."""
+    return {"decoupled": True} if reference.optimizer == "adamw" else {}
+
+
+def _schedule(*schedules: str) -> Callable[[Reference], bool]:
+    return lambda reference: reference.schedule in schedules
+
+
+ADAM = of("adam", "adamw")
+
+#: Every classic variant gdlab diagnoses, in the order they are tried.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("momentum-ema", momentum_ema,
+            "Your curve matches EMA momentum, v = beta*v + (1-beta)*g from v = 0: "
+            "torch uses v = momentum*v + g, starting from the first gradient.",
+            _ema_momentum),
+    Variant("nesterov-as-heavy-ball", nesterov_as_heavy_ball,
+            "Your curve matches plain heavy-ball momentum: Nesterov steps "
+            "along grad + momentum*buffer, not along the buffer.",
+            _nesterov),
+    Variant("adam-no-bias-correction",
+            functools.partial(adam_textbook, correct_m=False, correct_v=False),
+            "Your curve matches Adam without bias correction: divide m by "
+            "(1 - beta1**t) and v by (1 - beta2**t), counting t from 1.",
+            ADAM, settings=_adamw_decoupled),
+    Variant("adam-eps-inside-sqrt", functools.partial(adam_textbook, eps_inside=True),
+            "Your curve matches Adam with eps inside the square root: use "
+            "sqrt(v_hat) + eps, not sqrt(v_hat + eps).",
+            ADAM, settings=_adamw_decoupled),
+    Variant("adam-v-uncorrected", functools.partial(adam_textbook, correct_v=False),
+            "Your curve matches Adam with only m bias-corrected: divide v by "
+            "(1 - beta2**t) too, v_hat = v / (1 - beta2**t), before its square root.",
+            ADAM, settings=_adamw_decoupled),
+    Variant("adam-efficient-eps", adam_efficient_eps,
+            "Your curve matches Adam in the 'efficient' form, lr_t = lr * "
+            "sqrt(1 - beta2**t) / (1 - beta1**t) and params - lr_t * m / "
+            "(sqrt(v) + eps), with torch's eps: in that form eps must be "
+            "eps_hat = eps * sqrt(1 - beta2**t), or bias-correct m and v and use "
+            "sqrt(v_hat) + eps.",
+            ADAM, settings=_adamw_decoupled),
+    Variant("adamw-coupled", adamw_coupled,
+            "Your curve matches Adam with L2 added to the gradient: AdamW shrinks the "
+            "weights directly, params * (1 - lr*weight_decay), before the Adam step.",
+            of("adamw")),
+    Variant("rmsprop-eps-inside-sqrt", rmsprop_eps_inside_sqrt,
+            "Your curve matches RMSprop with eps inside the square root "
+            "(Keras' form): use sqrt(v) + eps, not sqrt(v + eps).",
+            of("rmsprop")),
+    Variant("adagrad-eps-inside-sqrt", adagrad_eps_inside_sqrt,
+            "Your curve matches Adagrad with eps inside the square root: "
+            "use sqrt(sum) + eps, not sqrt(sum + eps).",
+            of("adagrad")),
+    Variant("step-decay-late", step_decay_late,
+            "Your rate drops one epoch late: epoch counts from 0, and the first cut "
+            "comes at epoch step_size, so use gamma ** (epoch // step_size).",
+            _schedule("step"), contract="schedule"),
+)
+
+
+def applicable(reference: Reference, contract: str = "update") -> dict[str, Callable[..., Any]]:
+    """The rules of the variants of ``reference`` with this contract, by diagnosis id.
+
+    Examples
+    --------
+    >>> sorted(applicable(Reference("rmsprop")))
+    ['rmsprop-eps-inside-sqrt']
+    >>> list(applicable(Reference(schedule="step"), "schedule"))
+    ['step-decay-late']
+    """
+    return {variant.id: variant.rule_for(reference) for variant in VARIANTS
+            if variant.contract == contract and variant.applies(reference)}
+
+
+def messages() -> dict[str, str]:
+    """Every variant's sentence, by diagnosis id."""
+    return {variant.id: variant.message for variant in VARIANTS}

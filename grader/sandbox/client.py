@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 
 import grader
+from grader.kinds import wire
+from grader.kinds.wire import GradientRun, ScheduleRun, UpdateRuleRun
 from grader.limits import SandboxLimits
 from grader.sandbox import protocol
 from grader.sandbox.errors import SandboxBusyError, SandboxError, SandboxUnavailableError
@@ -81,45 +83,26 @@ class Job:
     arrays: Mapping[str, npt.ArrayLike] = field(default_factory=dict)
 
     @classmethod
-    def update_rule(cls, code: str, *, runs: Sequence[Mapping[str, Any]],
+    def update_rule(cls, code: str, *, runs: Sequence[UpdateRuleRun | Mapping[str, Any]],
                     problem: Mapping[str, Any] | None = None, entry: str = "update") -> Job:
-        """An update-rule job: each run has ``x0``, ``lrs`` (one per step), optional
-        ``hyper``, ``batches`` (the sample indices of every step) and ``problem`` (a
-        ``{"name", "options", "seed"}`` spec; default: ``problem``)."""
-        arrays, specs = run_arrays(runs)
-        problems: list[dict[str, Any]] = []
-        for run, spec in zip(runs, specs, strict=True):
-            wanted = dict(run.get("problem") or problem or {})
-            if not wanted:
-                raise ValueError("every run of an update-rule job needs a problem")
-            if wanted not in problems:
-                problems.append(wanted)
-            spec["problem"] = problems.index(wanted)
-        return cls("update_rule", code, entry, {"problems": problems, "runs": specs}, arrays)
+        """An update-rule job: each run an :class:`~grader.kinds.wire.UpdateRuleRun` (or
+        a mapping of its fields), on its own problem or on ``problem``."""
+        return cls("update_rule", code, entry, *wire.encode_update_rule(runs, problem))
 
     @classmethod
-    def gradient(cls, code: str, *, runs: Sequence[Mapping[str, Any]],
+    def gradient(cls, code: str, *, runs: Sequence[GradientRun | Mapping[str, Any]],
                  X: npt.ArrayLike | None = None, y: npt.ArrayLike | None = None,
                  entry: str = "gradient") -> Job:
-        """A gradient job: runs as for :meth:`update_rule`, each on its own ``X`` and ``y``
-        or on the job's."""
-        arrays, specs = run_arrays(runs)
-        if X is not None:
-            arrays.update({"X": np.asarray(X, dtype=np.float64),
-                           "y": np.asarray(y, dtype=np.float64)})
-        for index, run in enumerate(runs):
-            if "X" in run:
-                arrays[f"X_{index}"] = np.asarray(run["X"], dtype=np.float64)
-                arrays[f"y_{index}"] = np.asarray(run["y"], dtype=np.float64)
-        return cls("gradient", code, entry, {"runs": specs}, arrays)
+        """A gradient job: each run a :class:`~grader.kinds.wire.GradientRun` (or a
+        mapping of its fields), on its own ``X`` and ``y`` or on the job's."""
+        return cls("gradient", code, entry, *wire.encode_gradient(runs, X, y))
 
     @classmethod
-    def schedule(cls, code: str, *, runs: Sequence[Mapping[str, Any]],
+    def schedule(cls, code: str, *, runs: Sequence[ScheduleRun | Mapping[str, Any]],
                  entry: str = "lr_at") -> Job:
-        """A schedule job: each run has ``lr0``, ``epochs`` and optional ``hyper``."""
-        specs = [{"lr0": float(run["lr0"]), "epochs": int(run["epochs"]),
-                  "hyper": dict(run.get("hyper") or {})} for run in runs]
-        return cls("schedule", code, entry, {"runs": specs})
+        """A schedule job: each run a :class:`~grader.kinds.wire.ScheduleRun` (or a
+        mapping of its fields)."""
+        return cls("schedule", code, entry, *wire.encode_schedule(runs))
 
     def expected(self) -> Expected:
         """What this job asks for, and so what its result may hold."""
@@ -129,22 +112,6 @@ class Job:
         """The job as one frame."""
         header = {"kind": self.kind, "code": self.code, "entry": self.entry, **self.header}
         return protocol.encode(header, self.arrays)
-
-
-def run_arrays(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The arrays (start, rates, batches) and JSON specs (hyper) of a job's runs."""
-    arrays: dict[str, Any] = {}
-    specs = []
-    for index, run in enumerate(runs):
-        arrays[f"x0_{index}"] = np.asarray(run["x0"], dtype=np.float64)
-        arrays[f"lrs_{index}"] = np.asarray(run["lrs"], dtype=np.float64)
-        if run.get("batches") is not None:
-            batches = [np.asarray(batch, dtype=np.int64) for batch in run["batches"]]
-            arrays[f"batch_indices_{index}"] = (np.concatenate(batches) if batches
-                                                else np.zeros(0, dtype=np.int64))
-            arrays[f"batch_offsets_{index}"] = np.cumsum([0, *map(len, batches)])
-        specs.append({"hyper": dict(run.get("hyper") or {})})
-    return arrays, specs
 
 
 @dataclass(frozen=True)
@@ -253,6 +220,10 @@ def describe(verdict: str, limits: SandboxLimits, error: StudentError | None = N
         if error.category == "contract":
             return f"Your code ran but broke the contract: {error.message}."
         return f"Your code raised {error.sentence()}."
+    if verdict == "timeout" and signal_number == signal.SIGXCPU:
+        # the processor-time limit, not the wall clock, stopped it: name the limit it hit
+        return (f"Your code used more than the {limits.cpu_limit} s of processor time it "
+                "may use (an endless loop, or far too much work per step?).")
     if verdict == "timeout":
         return (f"Your code ran longer than the {limits.time_limit:g} s limit "
                 "(an endless loop, a sleep, or far too much work per step?).")

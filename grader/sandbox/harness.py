@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from grader.kinds.wire import array_name
+
 Array = npt.NDArray[np.float64]
 
 
@@ -93,7 +95,7 @@ class OutputLimitExceeded(BaseException):
     student's own ``except Exception`` cannot swallow it)."""
 
 
-class RunRecorder:
+class _Recorder:
     """Collects one run's arrays and how far it got; rows beyond the last step are dropped.
 
     ``rows_offset`` says how many rows an array has beyond the number of completed steps
@@ -108,9 +110,9 @@ class RunRecorder:
         self._arrays: dict[str, tuple[Array, int]] = {}
 
     def array(self, name: str, shape: tuple[int, ...], rows_offset: int) -> Array:
-        """A new array reported as ``name_<index>``."""
+        """A new array reported as ``name`` of this run (:func:`~grader.kinds.wire.array_name`)."""
         array = np.zeros(shape)
-        self._arrays[f"{name}_{self.index}"] = (array, rows_offset)
+        self._arrays[array_name(name, self.index)] = (array, rows_offset)
         return array
 
     def outputs(self) -> dict[str, Any]:
@@ -123,13 +125,13 @@ class RunRecorder:
                 for name, (array, offset) in self._arrays.items()}
 
 
-def each_run(job: dict[str, Any], body: Callable[[RunRecorder, dict[str, Any]], None],
+def each_run(job: dict[str, Any], body: Callable[[_Recorder, dict[str, Any]], None],
              describe: Callable[[BaseException], dict[str, Any]]):
     """Call ``body`` for every run of ``job``; an exception ends that run (recorded through
     ``describe``) and the next run starts. Returns ``(header outputs, arrays)``."""
     outputs, arrays = [], {}
     for index, run in enumerate(job["runs"]):
-        recorder = RunRecorder(index)
+        recorder = _Recorder(index)
         try:
             with np.errstate(all="ignore"):
                 body(recorder, run)
@@ -147,10 +149,10 @@ def batches(arrays: dict[str, Array], index: int, steps: int) -> list[npt.NDArra
     """The sample indices of run ``index`` at each step (None: all the data). Batches
     travel as one flat index array and offsets, since the last batch of an epoch may be
     short; they are cut once per run, not at every step."""
-    flat = arrays.get(f"batch_indices_{index}")
+    flat = arrays.get(array_name("batch_indices", index))
     if flat is None:
         return [None] * steps
-    offsets = [int(offset) for offset in arrays[f"batch_offsets_{index}"]]
+    offsets = [int(offset) for offset in arrays[array_name("batch_offsets", index)]]
     return [flat[offsets[step]:offsets[step + 1]] for step in range(steps)]
 
 
@@ -175,10 +177,10 @@ def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> list[A
 def execute_update_rule(job, arrays, entry: Callable[..., Any], gradients, describe):
     """Run ``entry`` as the update rule of every run; see the module docstring."""
 
-    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+    def body(rec: _Recorder, run: dict[str, Any]) -> None:
         gradient = gradients[run.get("problem", 0)]
-        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
-        rates = arrays[f"lrs_{rec.index}"]
+        params = np.array(arrays[array_name("x0", rec.index)], dtype=np.float64)
+        rates = arrays[array_name("lrs", rec.index)]
         hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         trajectory[0] = params
@@ -202,11 +204,11 @@ def execute_update_rule(job, arrays, entry: Callable[..., Any], gradients, descr
 def execute_gradient(job, arrays, entry, context, describe):
     """Gradient descent with the student's gradient; see the module docstring."""
 
-    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
-        X = arrays.get(f"X_{rec.index}", arrays.get("X"))
-        y = arrays.get(f"y_{rec.index}", arrays.get("y"))
-        params = np.array(arrays[f"x0_{rec.index}"], dtype=np.float64)
-        rates = arrays[f"lrs_{rec.index}"]
+    def body(rec: _Recorder, run: dict[str, Any]) -> None:
+        X = arrays.get(array_name("X", rec.index), arrays.get("X"))
+        y = arrays.get(array_name("y", rec.index), arrays.get("y"))
+        params = np.array(arrays[array_name("x0", rec.index)], dtype=np.float64)
+        rates = arrays[array_name("lrs", rec.index)]
         hyper = dict(run.get("hyper") or {})
         trajectory = rec.array("trajectory", (len(rates) + 1, params.size), 1)
         gradients = rec.array("gradients", (len(rates), params.size), 0)
@@ -232,7 +234,7 @@ def execute_gradient(job, arrays, entry, context, describe):
 def execute_schedule(job, arrays, entry, context, describe):
     """The student's learning rate for every epoch; see the module docstring."""
 
-    def body(rec: RunRecorder, run: dict[str, Any]) -> None:
+    def body(rec: _Recorder, run: dict[str, Any]) -> None:
         lr0, epochs = float(run["lr0"]), int(run["epochs"])
         hyper = dict(run.get("hyper") or {})
         rates = rec.array("rates", (epochs,), 0)

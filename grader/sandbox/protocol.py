@@ -32,11 +32,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from grader.kinds import NAMES
+
 MAGIC = b"GDLB"
 VERSION = 2
 OP_RUN, OP_STATUS = 1, 2
-#: Job kinds, by their number in the preamble.
-KINDS = ("update_rule", "gradient", "schedule")
+#: Job kinds, by their number in the preamble (the one list of kinds: :mod:`grader.kinds`).
+KINDS = NAMES
 PREAMBLE = struct.Struct(">4sBBBxQQ")
 CHUNK = struct.Struct(">cI")
 MAX_HEADER = 1 << 20

@@ -40,8 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from grader.kinds.wire import RETURNS, RunShape, array_name, run_shapes
 from grader.limits import KiB, SandboxLimits
 from grader.sandbox.protocol import MAX_HEADER, Frame, FrameError
 
@@ -64,33 +63,6 @@ ERROR_KEYS = frozenset({"type", "message", "line", "category"})
 
 
 @dataclass(frozen=True)
-class ArraySpec:
-    """An array a kind's harness returns per run: ``<prefix>_<run>``, with one row per
-    completed step plus ``extra_rows``, and ``dim`` columns if it is a matrix."""
-
-    prefix: str
-    extra_rows: int
-    matrix: bool
-
-
-#: What each kind returns per run (see :mod:`grader.sandbox.harness`).
-ARRAYS: dict[str, tuple[ArraySpec, ...]] = {
-    "update_rule": (ArraySpec("trajectory", 1, True),),
-    "gradient": (ArraySpec("trajectory", 1, True), ArraySpec("gradients", 0, True)),
-    "schedule": (ArraySpec("rates", 0, False),),
-}
-
-
-@dataclass(frozen=True)
-class RunShape:
-    """What one run of a job asked for: ``steps`` (updates, or epochs of a schedule) and
-    ``dim`` parameters (0 for a schedule, whose rates are one number per epoch)."""
-
-    steps: int
-    dim: int
-
-
-@dataclass(frozen=True)
 class Expected:
     """What a job asked for, and so what its result may hold."""
 
@@ -106,13 +78,7 @@ class Expected:
         >>> Expected.of("schedule", {"runs": [{"epochs": 5}]}, {})
         Expected(kind='schedule', runs=(RunShape(steps=5, dim=0),))
         """
-        count = len(header.get("runs") or ())
-        if kind == "schedule":
-            runs = tuple(RunShape(int(run["epochs"]), 0) for run in header["runs"])
-        else:
-            runs = tuple(RunShape(int(np.size(arrays[f"lrs_{index}"])),
-                                  int(np.size(arrays[f"x0_{index}"])))
-                         for index in range(count))
+        runs = run_shapes(kind, header, arrays)
         return cls(kind, runs)
 
     def header_limit(self, limits: SandboxLimits) -> int:
@@ -123,7 +89,7 @@ class Expected:
     def array_bytes(self) -> int:
         """The bytes of every array of a job whose runs all go to the end."""
         return sum(8 * (run.steps + spec.extra_rows) * (run.dim if spec.matrix else 1)
-                   for run in self.runs for spec in ARRAYS[self.kind])
+                   for run in self.runs for spec in RETURNS[self.kind])
 
     def result_limit(self, limits: SandboxLimits) -> int:
         """The most result bytes this job may send back: what the harness writes for it
@@ -152,9 +118,9 @@ def check(frame: Frame, expected: Expected, limits: SandboxLimits) -> None:
     shapes: dict[str, tuple[int, ...]] = {}
     for index, (report, run) in enumerate(zip(runs, expected.runs, strict=False)):
         steps = _checked_run(report, run, index)
-        for spec in ARRAYS[expected.kind]:
+        for spec in RETURNS[expected.kind]:
             rows = steps + spec.extra_rows
-            name = f"{spec.prefix}_{index}"
+            name = array_name(spec.prefix, index)
             shapes[name] = (rows, run.dim) if spec.matrix else (rows,)
             # only an exception before a run's first step leaves it without its arrays
             if report.get("stopped") != "error" and name not in frame.arrays:

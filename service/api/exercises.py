@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from grader.catalog import Exercise
+from service import operations as ops
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor, link
-from service.errors import ApiError
 from service.schemas import ErrorSchema, ExerciseListSchema, ExerciseSchema, ReloadSchema
 from service.state import services
 
@@ -17,15 +17,6 @@ blp = Blueprint("exercises", __name__, url_prefix=f"{API_PREFIX}/exercises",
 def _links(exercise: Exercise) -> dict[str, str]:
     return {"self": link("exercises.exercise", exercise_id=exercise.id),
             "submit": link("submissions.submissions")}
-
-
-def get_exercise(exercise_id: str) -> Exercise:
-    """An exercise by id (404 naming the known ones)."""
-    exercise = services().catalog.exercises.get(exercise_id)
-    if exercise is None:
-        known = ", ".join(sorted(services().catalog.exercises))
-        raise ApiError(404, f"There is no exercise {exercise_id!r}. Known exercises: {known}.")
-    return exercise
 
 
 @blp.route("")
@@ -44,7 +35,7 @@ def exercises() -> dict[str, Any]:
 def exercise(exercise_id: str) -> dict[str, Any]:
     """An exercise in full: statement, starter code, contract, visible cases and scoring
     weights. Never the hidden cases' inputs, never the solution."""
-    found = get_exercise(exercise_id)
+    found = ops.find_exercise(services(), exercise_id)
     return {**found.describe(full=True), "links": _links(found)}
 
 

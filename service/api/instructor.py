@@ -9,8 +9,7 @@ from flask import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service import queue as jobs
-from service import submissions as store
+from service import operations as ops
 from service.api.common import API_PREFIX, BEARER, Blueprint, instructor, link
 from service.auth import new_token, token_hash
 from service.errors import ApiError
@@ -24,6 +23,7 @@ from service.schemas import (
     StudentCreatedSchema,
     StudentListSchema,
     StudentRequestSchema,
+    SubmissionQuery,
     SubmissionQuerySchema,
 )
 from service.state import services
@@ -67,18 +67,15 @@ def students() -> dict[str, Any]:
 @blp.arguments(SubmissionQuerySchema, location="query")
 @blp.response(200, PageSchema)
 @blp.doc(security=BEARER)
-def list_submissions(query: dict[str, Any]) -> dict[str, Any]:
+def list_submissions(query: SubmissionQuery) -> dict[str, Any]:
     """Every submission, newest first: filter by exercise, student, status and date."""
-    instructor()
-    page_size = min(query.pop("page_size"), services().config.service_limits.max_page_size)
-    with services().db.session() as session:
-        items, total = store.listing(session, page_size=page_size, **query)
+    page = ops.list_submissions(services(), instructor(), query)
     return {"items": [{
         "id": s.public_id, "exercise": s.exercise, "exercise_version": s.exercise_version,
         "student": s.student, "status": s.status, "score": s.score, "created_at": s.created_at,
         "grading_ms": s.grading_ms,
         "links": {"self": link("submissions.submission", public_id=s.public_id)},
-    } for s in items], "page": query["page"], "page_size": page_size, "total": total}
+    } for s in page.items], "page": page.page, "page_size": page.page_size, "total": page.total}
 
 
 @blp.route("/queue")
@@ -88,8 +85,7 @@ def queue() -> dict[str, Any]:
     """The grading queue: submissions queued and the oldest one's age, the ones being
     graded, and the live workers (host, pid, jobs done, last heartbeat). On a server
     without a job queue (mode ``embedded``) only the database's part is filled in."""
-    instructor()
-    return asdict(jobs.stats(services().db, services().queue))
+    return asdict(ops.queue_stats(services(), instructor()))
 
 
 @blp.route("/gradebook")
@@ -97,9 +93,7 @@ def queue() -> dict[str, Any]:
 @blp.doc(security=BEARER)
 def gradebook() -> dict[str, Any]:
     """Best and latest score of every named student on every exercise they submitted to."""
-    instructor()
-    with services().db.session() as session:
-        return {"items": store.gradebook(session)}
+    return {"items": ops.gradebook(services(), instructor())}
 
 
 @blp.route("/gradebook.csv")
@@ -108,8 +102,6 @@ def gradebook() -> dict[str, Any]:
 @blp.doc(security=BEARER)
 def gradebook_csv() -> Response:
     """The gradebook as CSV, for a spreadsheet or an LMS."""
-    instructor()
-    with services().db.session() as session:
-        response = Response(store.gradebook_csv(session), mimetype="text/csv")
+    response = Response(ops.gradebook_csv(services(), instructor()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="gradebook.csv"'
     return response

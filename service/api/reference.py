@@ -1,4 +1,5 @@
-"""Reference runs of the engine: run (or find) a sweep, read it, its plot and its CSV."""
+"""Reference runs of the engine over HTTP: run (or find) a sweep, read it, its plot and its
+CSV (the operations are :mod:`service.operations`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,9 @@ from typing import Any
 
 from flask import Response
 
-from grader.engine import SpecError
-from grader.plots import FORMATS
-from service import reference as runs
-from service.api.common import API_PREFIX, Blueprint, link
-from service.api.submissions import image_response
-from service.errors import ApiError
+from service import operations as ops
+from service import reference_store as runs
+from service.api.common import API_PREFIX, Blueprint, image_response, link
 from service.schemas import (
     BINARY,
     CSV_TEXT,
@@ -35,14 +33,6 @@ def _representation(stored: runs.Stored) -> dict[str, Any]:
                 "csv": link("reference.run_csv", run_id=stored.id)}}
 
 
-def _find(run_id: str) -> runs.Stored:
-    stored = runs.find(services().db, run_id)
-    if stored is None:
-        raise ApiError(404, f"There is no reference run {run_id!r}; POST the request to "
-                            f"{API_PREFIX}/reference/runs to run it.")
-    return stored
-
-
 @blp.route("/runs", methods=["POST"])
 @blp.arguments(ReferenceRequestSchema)
 @blp.response(201, ReferenceRunSchema)
@@ -53,12 +43,7 @@ def runs_(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     rates and epochs. Returns every run's losses and parameters, its outcome, and the
     problem's stability facts. The same request (in any spelling that resolves to the same
     run) is answered from the store, with status 200."""
-    state = services()
-    try:
-        stored = runs.run_reference(state.db, state.config.limits, body)
-    except SpecError as error:
-        raise ApiError(422, f"{error.field}: {error.message}",
-                       {error.field: [error.message]}) from None
+    stored = ops.run_reference(services(), body)
     data = _representation(stored)
     return data, 200 if stored.cached else 201, {"Location": data["links"]["self"]}
 
@@ -68,7 +53,7 @@ def runs_(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 @blp.alt_response(404, schema=ErrorSchema, description="No such run")
 def run(run_id: str) -> dict[str, Any]:
     """A kept reference run."""
-    return _representation(_find(run_id))
+    return _representation(ops.reference_run(services(), run_id))
 
 
 @blp.route("/runs/<run_id>.csv")
@@ -77,7 +62,7 @@ def run(run_id: str) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema, description="No such run")
 def run_csv(run_id: str) -> Response:
     """A kept run as CSV: one row per learning rate and step."""
-    stored = _find(run_id)
+    stored = ops.reference_run(services(), run_id)
     response = Response(runs.to_csv(stored), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="reference-{run_id}.csv"'
     return response
@@ -91,7 +76,5 @@ def run_csv(run_id: str) -> Response:
 @blp.alt_response(404, schema=ErrorSchema, description="No such run or format")
 def plot(run_id: str, fmt: str) -> Response:
     """The loss curves per learning rate (and, for two parameters, the paths)."""
-    if fmt not in FORMATS:
-        raise ApiError(404, f"Plots come as {' or '.join(FORMATS)}, not {fmt!r}.")
-    drawn = runs.plot(services().db, _find(run_id), fmt)
+    drawn = ops.reference_plot(services(), run_id, fmt)
     return image_response(drawn.data, drawn.media_type, drawn.etag)

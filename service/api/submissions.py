@@ -1,26 +1,30 @@
-"""Submissions: a student posts code and gets it graded; results and plots by id."""
+"""Submissions over HTTP: a student posts code and gets it graded; results and plots by id.
+The HTTP side only (status codes, ``Prefer``, ``?wait``): what is done is
+:mod:`service.operations`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 
-from grader.catalog import Exercise
-from grader.plots import FORMATS
-from grader.sandbox import SandboxBusyError, SourceRejectedError
-from service import callbacks
-from service import queue as jobs
-from service import submissions as store
-from service.api.common import API_PREFIX, BEARER, Blueprint, caller, link
-from service.auth import Caller
+from service import operations as ops
+from service.api.common import (
+    API_PREFIX,
+    BEARER,
+    Blueprint,
+    caller,
+    image_response,
+    submission_links,
+)
 from service.errors import ApiError
-from service.models import FINAL_STATUSES, Submission
+from service.models import Submission
 from service.schemas import (
     BINARY,
     PLOT_DESCRIPTION,
     ErrorSchema,
     PreferHeaderSchema,
+    SubmissionRequest,
     SubmissionRequestSchema,
     SubmissionSchema,
     SubmitQuerySchema,
@@ -31,25 +35,10 @@ blp = Blueprint("submissions", __name__, url_prefix=f"{API_PREFIX}/submissions",
                 description="Submit code to an exercise; read results and plots")
 
 
-def links(submission: Submission) -> dict[str, str]:
-    """Where a submission and its plots are."""
-    public_id = submission.public_id
-    return {"self": link("submissions.submission", public_id=public_id),
-            "plot_png": link("submissions.plot", public_id=public_id, fmt="png"),
-            "plot_svg": link("submissions.plot", public_id=public_id, fmt="svg"),
-            "exercise": link("exercises.exercise", exercise_id=submission.exercise)}
-
-
-def shown(submission: Submission, *, instructor: bool | None = None) -> dict[str, Any]:
-    """A submission as the API shows it, with its place in the queue while queued;
-    ``instructor`` (default: whether the API's caller is one) adds what only instructors
-    may see (see :func:`store.representation`)."""
-    queue = services().queue
-    place = (jobs.position(queue, submission)
-             if queue is not None and submission.status == "queued" else None)
-    if instructor is None:
-        instructor = caller().is_instructor
-    return store.representation(submission, links(submission), place, instructor=instructor)
+def shown(submission: Submission) -> dict[str, Any]:
+    """A submission as the API's caller may see it (:func:`ops.submission_view`)."""
+    return ops.submission_view(services(), caller(), submission,
+                               submission_links(submission.public_id, submission.exercise))
 
 
 #: Preferences (RFC 7240) this endpoint understands.
@@ -98,58 +87,6 @@ def wait_bound(query: dict[str, Any], prefer: str) -> float:
     return bound if wait is None else min(wait, bound)
 
 
-def _callback(body: dict[str, Any]) -> str | None:
-    url = body.get("callback_url")
-    if url is None:
-        return None
-    try:
-        return callbacks.check_url(url, services().config.callback_allow_private)
-    except callbacks.CallbackRefusedError as error:
-        raise ApiError(422, str(error), {"callback_url": [str(error).split(": ", 1)[-1]]}
-                       ) from None
-
-
-def _student_of(who: Caller, named: str | None) -> tuple[str | None, int | None]:
-    """The student a submission is filed under (401/403 where the mode forbids it)."""
-    if who.role == "student":
-        if named is not None and named != who.student:
-            raise ApiError(403, f"Your token belongs to {who.student!r}; you cannot submit "
-                                f"as {named!r}.", {"student": ["does not match your token"]})
-        return who.student, who.student_id
-    if services().config.student_auth == "required" and not who.is_instructor:
-        raise ApiError(401, "This server needs a student token to submit: send "
-                            "'Authorization: Bearer <your token>' (ask your instructor).",
-                       headers={"WWW-Authenticate": "Bearer"})
-    return named, None
-
-
-def _exercise(exercise_id: str) -> Exercise:
-    exercise = services().catalog.exercises.get(exercise_id)
-    if exercise is None:
-        known = ", ".join(sorted(services().catalog.exercises))
-        raise ApiError(422, f"There is no exercise {exercise_id!r}. Known exercises: {known}.",
-                       {"exercise": [f"unknown exercise; known: {known}"]})
-    return exercise
-
-
-def _checked_code(code: str) -> str:
-    try:
-        code.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(422, "code: the code contains characters that are not valid text "
-                            "(unpaired surrogates).",
-                       {"code": ["contains characters that are not valid UTF-8 text"]}) from None
-    if "\x00" in code:  # refused before it is kept: PostgreSQL's text cannot hold a NUL
-        line = code[: code.index("\x00")].count("\n") + 1
-        message = f"Your code contains a NUL character on line {line}."
-        raise ApiError(422, f"code: {message}", {"code": [message]})
-    limit = services().config.sandbox_limits.code_limit
-    if len(code.encode("utf-8")) > limit:
-        raise ApiError(422, f"code: your code is {len(code.encode('utf-8')):,} bytes; the "
-                            f"limit is {limit:,} bytes.", {"code": [f"at most {limit:,} bytes"]})
-    return code
-
-
 @blp.route("", methods=["POST"])
 @blp.arguments(SubmitQuerySchema, location="query")
 @blp.arguments(PreferHeaderSchema, location="headers")
@@ -167,7 +104,7 @@ def _checked_code(code: str) -> str:
                   description="The sandbox is busy: retry after Retry-After")
 @blp.doc(security=[*BEARER, {}])
 def submissions(query: dict[str, Any], headers: dict[str, Any],
-                body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+                body: SubmissionRequest) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit code to an exercise: it is kept, run in the sandbox on every case, and graded.
 
     Returns the score, a verdict per visible run, the hidden runs as an aggregate, the
@@ -183,75 +120,14 @@ def submissions(query: dict[str, Any], headers: dict[str, Any],
     """
     prefer = headers.get("prefer", "")
     seconds = wait_bound(query, prefer)
-    who = caller()
-    student, student_id = _student_of(who, body.get("student"))
-    exercise = _exercise(body["exercise"])
-    code = _checked_code(body["code"])
-    callback_url = _callback(body)
-    state = services()
-    if state.queue is None:
-        try:
-            graded = store.grade(state, exercise, code, student, student_id,
-                                 callback_url=callback_url)
-        except store.GradingFailedError as failed:
-            raise _failure(failed) from None
-        data = store.representation(graded.submission, links(graded.submission),
-                                        instructor=who.is_instructor)
-        return data, 201, {"Location": data["links"]["self"]}
-    kept = store.keep(state, exercise, code, student, student_id, queued=True,
-                      callback_url=callback_url)
-    queued = jobs.try_enqueue(state.queue, kept.id, 1, jobs.timeout_of(state.config))
-    # Redis down: kept, and queued by the reconciler once it is back; no use waiting now
-    final = store.wait_for(state, kept.id, seconds if queued else 0.0)
-    if final.status in FINAL_STATUSES:
-        if final.status == "graded":
-            data = shown(final)
-            return data, 201, {"Location": data["links"]["self"]}
-        raise _stored_failure(final)
+    final = ops.submit(services(), caller(), body, wait=seconds)
     data = shown(final)
     headers = {"Location": data["links"]["self"]}
+    if final.status == "graded":
+        return data, 201, headers
     if parse_prefer(prefer)[0]:
         headers["Preference-Applied"] = "respond-async"
     return data, 202, headers
-
-
-def _stored_failure(submission: Submission) -> ApiError:
-    """A queued submission that ended rejected (422) or failed (503), as an error."""
-    message = submission.error or f"The submission {submission.status}."
-    headers = {"X-Submission-Id": submission.public_id}
-    if submission.status == "rejected":
-        return ApiError(422, message, {"code": [message]}, headers)
-    return ApiError(503, f"Grading failed: {message}", headers={**headers, "Retry-After": "5"})
-
-
-def _failure(failed: store.GradingFailedError) -> ApiError:
-    cause, submission_id = failed.cause, failed.submission.public_id
-    if isinstance(cause, SourceRejectedError):
-        return ApiError(422, cause.message, {"code": [cause.message]},
-                        {"X-Submission-Id": submission_id})
-    if isinstance(cause, SandboxBusyError):
-        return ApiError(503, "Every grading slot is busy right now. Your submission was kept; "
-                             f"please send it again in {cause.retry_after} s.",
-                        headers={"Retry-After": str(cause.retry_after),
-                                 "X-Submission-Id": submission_id})
-    return ApiError(503, "The grading sandbox is not available right now. Your submission was "
-                         "kept; please try again shortly.",
-                    headers={"Retry-After": "5", "X-Submission-Id": submission_id})
-
-
-def visible_submission(public_id: str) -> Submission:
-    """A submission the caller may see (404 otherwise: never say whose it is)."""
-    who = caller()
-    with services().db.session() as session:
-        submission = store.find(session, public_id)
-    missing = ApiError(404, f"There is no submission {public_id!r} that you can see.")
-    if submission is None:
-        raise missing
-    if who.is_instructor:
-        return submission
-    if submission.student_id is not None and submission.student_id != who.student_id:
-        raise missing
-    return submission
 
 
 @blp.route("/<public_id>")
@@ -264,8 +140,7 @@ def submission(public_id: str) -> dict[str, Any]:
     visible only with that token (or the instructors'). Instructors also get
     ``instructor``: how the hidden runs' job ended, with its output and errors, and every
     case's seed."""
-    found = visible_submission(public_id)
-    return shown(found)
+    return shown(ops.visible_submission(services(), caller(), public_id))
 
 
 @blp.route("/<public_id>/plot.<fmt>")
@@ -279,19 +154,5 @@ def submission(public_id: str) -> dict[str, Any]:
 def plot(public_id: str, fmt: str) -> Response:
     """The student's curves over the reference's, per learning rate: drawn on first
     request, then served from the store (ETag, Cache-Control)."""
-    if fmt not in FORMATS:
-        raise ApiError(404, f"Plots come as {' or '.join(FORMATS)}, not {fmt!r}.")
-    found = visible_submission(public_id)
-    try:
-        drawn = store.plot(services(), found, fmt)
-    except store.PlotUnavailableError as error:
-        raise ApiError(409, str(error)) from None
+    drawn = ops.submission_plot(services(), caller(), public_id, fmt)
     return image_response(drawn.data, drawn.media_type, drawn.etag)
-
-
-def image_response(data: bytes, media_type: str, etag: str) -> Response:
-    """An image that never changes, answered conditionally."""
-    response = Response(data, mimetype=media_type)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response.make_conditional(request)

@@ -1,7 +1,374 @@
 // gdlab's page script: improves the server-rendered pages, which work without it.
-// - the editor: Tab indents (Esc, then Tab, leaves it), the draft is kept in this browser
+// - the editor: CodeMirror (line numbers, Python colours, matching brackets) over the
+//   form's textarea, which it keeps in sync and which stays, without this script; Tab
+//   indents, Shift+Tab dedents, Esc then Tab leaves it; the draft is kept in this browser
 // - submitting: the result appears in place, without a page load
+// - a result's picture: replaced by charts of the curves (hover or arrow keys read a step)
+// Text that comes from a result is put in with textContent only, never as markup.
 "use strict";
+
+// the nonce this page's Content-Security-Policy allows <style> elements with (the editor's)
+const styleNonce = (document.currentScript && document.currentScript.nonce) || "";
+
+function element(tag, text, attributes) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+  return node;
+}
+
+// --- the editor ---------------------------------------------------------------------------
+
+const INDENT = "    ";
+
+// Colours of the code, each at least 4.5:1 on white (WCAG AA).
+function codeColours(CM) {
+  const t = CM.tags;
+  return CM.HighlightStyle.define([
+    { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword],
+      color: "#8a1c9b" },
+    { tag: [t.string, t.special(t.string)], color: "#a31515" },
+    { tag: t.comment, color: "#4a525c", fontStyle: "italic" },
+    { tag: [t.number, t.bool, t.null, t.atom], color: "#116329" },
+    { tag: [t.definition(t.variableName), t.function(t.definition(t.variableName))], color: "#0b57d0" },
+    { tag: [t.className, t.typeName, t.self], color: "#7a4b00" },
+    { tag: t.invalid, color: "#a40e26" },
+  ]);
+}
+
+// Tab: four spaces at the cursor (to the next multiple of four), or the selected lines
+// indented; as the plain textarea did.
+function tabCommand(CM) {
+  return (view) => {
+    const selection = view.state.selection;
+    if (selection.ranges.some((range) => !range.empty)) return CM.indentMore(view);
+    view.dispatch(view.state.changeByRange((range) => {
+      const column = range.head - view.state.doc.lineAt(range.head).from;
+      const spaces = INDENT.slice(column % INDENT.length);
+      return { changes: { from: range.head, insert: spaces },
+               range: CM.EditorSelection.cursor(range.head + spaces.length) };
+    }), { scrollIntoView: true, userEvent: "input" });
+    return true;
+  };
+}
+
+// CodeMirror over `textarea` (which it hides and keeps in sync, so that the form sends
+// the code as before); null where the editor's library did not load (the textarea stays).
+function codeEditor(textarea, changed, submit) {
+  const CM = window.GdlabEditor;
+  if (!CM) return null;
+  const hint = document.getElementById("code-hint");
+  const view = new CM.EditorView({
+    parent: textarea.parentElement,
+    state: CM.EditorState.create({
+      doc: textarea.value,
+      extensions: [
+        CM.lineNumbers(), CM.highlightActiveLineGutter(), CM.highlightSpecialChars(),
+        CM.history(), CM.drawSelection(), CM.highlightActiveLine(),
+        CM.indentUnit.of(INDENT), CM.EditorState.tabSize.of(4),
+        CM.python(), CM.indentOnInput(), CM.bracketMatching(),
+        CM.syntaxHighlighting(codeColours(CM)),
+        CM.keymap.of([
+          { key: "Tab", run: tabCommand(CM), shift: CM.indentLess },
+          { key: "Mod-Enter", run: () => { submit(); return true; } },
+          ...CM.defaultKeymap, ...CM.historyKeymap,
+        ]),
+        CM.EditorView.cspNonce.of(styleNonce),
+        CM.EditorView.contentAttributes.of({
+          "aria-labelledby": "code-label", "aria-describedby": hint.id, "id": "code-editor",
+          "spellcheck": "false", "autocapitalize": "off", "autocorrect": "off" }),
+        CM.EditorView.updateListener.of((update) => {
+          if (!update.docChanged) return;
+          textarea.value = update.state.doc.toString();
+          changed();
+        }),
+        // Esc releases Tab (and Shift+Tab) to move the focus on, until another key is
+        // pressed or the editor is left: CodeMirror's own release ends after 2 seconds,
+        // too soon for some keyboard users; this one has no time limit, as before
+        CM.EditorView.domEventHandlers({
+          // text typed over a selection: replaced by the editor, not by the browser, whose
+          // editing would carry the deleted code's colour over as a style attribute (which
+          // the page's Content-Security-Policy refuses)
+          beforeinput(event, editor) {
+            if (event.inputType !== "insertText" || !event.data || event.isComposing ||
+                editor.state.selection.ranges.every((range) => range.empty)) return false;
+            event.preventDefault();
+            editor.dispatch(editor.state.replaceSelection(event.data),
+                            { userEvent: "input.type", scrollIntoView: true });
+            return true;
+          },
+          keyup(event, editor) { if (event.key === "Escape") editor.setTabFocusMode(86400000); },
+          blur(event, editor) { editor.setTabFocusMode(false); },
+        }),
+      ],
+    }),
+  });
+  textarea.hidden = true;
+  textarea.parentElement.insertBefore(view.dom, textarea);
+  document.getElementById("code-label").addEventListener("click", () => view.focus());
+  return {
+    view,
+    focus: () => view.focus(),
+    replace(text) {
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+    },
+  };
+}
+
+// Without the editor's library: the plain textarea, where Tab indents and Esc releases the
+// next Tab to move the focus on.
+function plainTextareaKeys(code, changed) {
+  code.addEventListener("input", changed);
+  let released = false;
+  code.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { released = true; return; }
+    if (event.key !== "Tab" || released || event.ctrlKey || event.altKey || event.metaKey) {
+      released = false;
+      return;
+    }
+    event.preventDefault();
+    const start = code.selectionStart, end = code.selectionEnd;
+    if (event.shiftKey) {  // dedent the current line
+      const lineStart = code.value.lastIndexOf("\n", start - 1) + 1;
+      const spaces = code.value.slice(lineStart, lineStart + 4).match(/^ */)[0].length;
+      code.setRangeText("", lineStart, lineStart + spaces, "preserve");
+      code.setSelectionRange(Math.max(lineStart, start - spaces), Math.max(lineStart, end - spaces));
+    } else {
+      code.setRangeText(INDENT, start, end, "end");
+    }
+    changed();
+  });
+  code.addEventListener("blur", () => { released = false; });
+}
+
+// --- a result's curves as charts --------------------------------------------------------
+
+const COLOURS = { student: "#0b57d0", reference: "#4a525c", marker: "#a40e26", text: "#1b1f24",
+                  grid: "#d0d7de" };
+const CHART_HEIGHT = 260;
+
+// A number as the readout and the axes show it (null: no finite value there).
+function shown(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "none";
+  const size = Math.abs(value);
+  if (size !== 0 && (size >= 1e5 || size < 1e-3)) return value.toExponential(3);
+  return String(Number(value.toPrecision(4)));
+}
+
+// A log axis's tick label: powers of ten only (the ticks between them stay unlabelled).
+function decade(value) {
+  const power = Math.log10(value);
+  return Math.abs(power - Math.round(power)) < 1e-9 ? "1e" + Math.round(power) : "";
+}
+
+// A log axis's ticks: powers of ten, at most six of them (every second, third... decade
+// when the curves span many).
+function decades(min, max) {
+  const low = Math.floor(Math.log10(min)), high = Math.ceil(Math.log10(max));
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return [];
+  const stride = Math.max(1, Math.ceil((high - low) / 6));
+  const ticks = [];
+  for (let power = high; power >= low; power -= stride) ticks.unshift(10 ** power);
+  return ticks.filter((tick) => tick >= min * (1 - 1e-9) && tick <= max * (1 + 1e-9));
+}
+
+function tickLabels(splits, log) {
+  const decades = log ? splits.map(decade) : [];
+  return decades.filter(Boolean).length >= 2 ? decades : splits.map(tick);
+}
+
+// A tick's label: as short as it can be (1e7, not 1.000e+7).
+function tick(value) {
+  const size = Math.abs(value);
+  const short = Number(value.toPrecision(4));
+  return size !== 0 && (size >= 1e5 || size < 1e-3) ? short.toExponential().replace("+", "") : String(short);
+}
+
+// The values a scale can draw: on a log scale, none that is zero or negative (a gap).
+function drawable(values, log) {
+  return values.map((v) => (v === null || !Number.isFinite(v) || (log && v <= 0) ? null : v));
+}
+
+function runTitle(run) {
+  return "learning rate " + run.lr + ": " + run.verdict + ", " + Math.round(run.score) + " points";
+}
+
+function runNote(run) {
+  if (run.student === null) return "Your code gave no trajectory for this run.";
+  const step = run.first_difference;
+  const drawn = step !== null && step < run.student.length && run.student[step] !== null;
+  let note = step === null
+    ? "Your curve follows the reference's at every step."
+    : "Your curve first leaves the reference's at step " + step +
+      (drawn ? " (circle)." : " (dotted line).");
+  if (run.student_outcome === "diverged") {
+    note += " Your run diverged after step " + (run.student.length - 1) + ".";
+  }
+  return note;
+}
+
+// One run's chart: uPlot in `holder`, `readout` saying the values at the cursor.
+function drawRun(holder, readout, run, quantity, log, width) {
+  const steps = Math.max(run.reference.length, run.student ? run.student.length : 0);
+  const pad = (values) => Array.from({ length: steps }, (_, i) => (i < values.length ? values[i] : null));
+  const x = Array.from({ length: steps }, (_, i) => i);
+  const student = run.student ? pad(run.student) : [];
+  const reference = pad(run.reference);
+  const series = [{ label: "step" }];
+  const data = [x];
+  if (run.student) {
+    series.push({ label: "yours", stroke: COLOURS.student, width: 2 });
+    data.push(drawable(student, log));
+  }
+  series.push({ label: "reference", stroke: COLOURS.reference, width: 1.5, dash: [6, 4] });
+  data.push(drawable(reference, log));
+
+  const at = (i) => {
+    const parts = ["step " + i];
+    if (run.student) parts.push("yours " + shown(student[i]));
+    parts.push("reference " + shown(reference[i]));
+    return parts.join(", ");
+  };
+  const marker = (u) => {
+    const step = run.first_difference;
+    if (step === null || !run.student || step >= steps) return;
+    const ctx = u.ctx, px = u.valToPos(step, "x", true);
+    ctx.save();
+    ctx.strokeStyle = COLOURS.marker;
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    ctx.setLineDash([3 * devicePixelRatio, 3 * devicePixelRatio]);
+    ctx.beginPath();
+    ctx.moveTo(px, u.bbox.top);
+    ctx.lineTo(px, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    const value = data[1][step];
+    if (value !== null) {
+      ctx.setLineDash([]);
+      ctx.lineWidth = 2.5 * devicePixelRatio;
+      ctx.fillStyle = "#fff";
+      ctx.beginPath();
+      ctx.arc(px, u.valToPos(value, "y", true), 6 * devicePixelRatio, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.stroke();
+    }
+    ctx.restore();
+  };
+  const axis = (label) => ({
+    label, stroke: COLOURS.text, grid: { stroke: COLOURS.grid, width: 1 },
+    ticks: { stroke: COLOURS.grid }, font: "12px system-ui, sans-serif",
+    labelFont: "13px system-ui, sans-serif",
+  });
+  return new window.uPlot({
+    width, height: CHART_HEIGHT,
+    scales: { x: { time: false }, y: log ? { distr: 3 } : { distr: 1 } },
+    axes: [axis("step"), { ...axis(quantity + (log ? " (log)" : "")), size: 76,
+                          ...(log ? { splits: (u, i, min, max) => decades(min, max),
+                                      filter: (u, splits) => splits } : {}),
+                          values: (u, splits) => tickLabels(splits, log) }],
+    series, legend: { show: false },
+    cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+    hooks: {
+      draw: [marker],
+      setCursor: [(u) => { if (u.cursor.idx !== null && u.cursor.idx !== undefined) readout.textContent = at(u.cursor.idx); }],
+    },
+  }, data, holder);
+}
+
+// Arrow keys move the cursor step by step (Shift: ten), Home and End to the ends.
+function keyboardCursor(holder, chart) {
+  holder.addEventListener("keydown", (event) => {
+    const u = chart.current, last = u.data[0].length - 1;
+    const now = u.cursor.idx === null || u.cursor.idx === undefined ? -1 : u.cursor.idx;
+    const stride = event.shiftKey ? 10 : 1;
+    const moves = { ArrowRight: now + stride, ArrowLeft: now - stride, Home: 0, End: last };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const i = Math.min(last, Math.max(0, moves[event.key]));
+    const value = u.data[1][i] ?? u.data[u.data.length - 1][i];
+    const top = value === null || value === undefined ? u.over.clientHeight / 2 : u.valToPos(value, "y");
+    u.setCursor({ left: u.valToPos(i, "x"), top });
+  });
+}
+
+// The charts of `curves` in place of `figure`'s picture, with a log/linear switch.
+function drawCurves(figure, curves) {
+  const box = element("div", null, { class: "charts" });
+  const toggle = element("button", "Log scale", {
+    type: "button", class: "secondary scale-toggle", "aria-pressed": "true" });
+  box.append(toggle);
+  const charts = [];
+  for (const curvesOfCase of curves.cases) {
+    box.append(element("h3", "Case " + curvesOfCase.case + ": " + curvesOfCase.quantity));
+    for (const run of curvesOfCase.runs) {
+      const chartBox = element("div", null, { class: "chart" });
+      const title = element("h4", runTitle(run));
+      const holder = element("div", null, {
+        class: "chart-area", tabindex: "0", role: "group",
+        "aria-label": "Loss chart, " + runTitle(run) +
+          ". Left and right arrow keys read the values step by step." });
+      const readout = element("p", "Point at the chart, or use the arrow keys on it, to read the values at a step.",
+                              { class: "readout", "aria-live": "polite" });
+      const key = element("p", null, { class: "key", "aria-hidden": "true" });
+      if (run.student) key.append(element("span", "yours", { class: "key-student" }));
+      key.append(element("span", "reference", { class: "key-reference" }));
+      if (run.first_difference !== null && run.student) key.append(element("span", "first difference", { class: "key-marker" }));
+      chartBox.append(title, key, holder, readout, element("p", runNote(run), { class: "hint" }));
+      box.append(chartBox);
+      const chart = { holder, readout, run, quantity: curvesOfCase.quantity, current: null };
+      keyboardCursor(holder, chart);
+      charts.push(chart);
+    }
+  }
+  const image = figure.querySelector("img");
+  if (image) image.replaceWith(box); else figure.prepend(box);
+
+  let log = true;
+  const draw = () => {
+    box.dataset.scale = log ? "log" : "linear";
+    for (const chart of charts) {
+      if (chart.current) chart.current.destroy();
+      chart.holder.replaceChildren();
+      chart.current = drawRun(chart.holder, chart.readout, chart.run, chart.quantity, log,
+                              Math.max(200, chart.holder.clientWidth));
+    }
+  };
+  toggle.addEventListener("click", () => {
+    log = !log;
+    toggle.setAttribute("aria-pressed", String(log));
+    draw();
+  });
+  draw();
+  let width = box.clientWidth;
+  new ResizeObserver(() => {
+    if (box.clientWidth === width) return;
+    width = box.clientWidth;
+    for (const chart of charts) chart.current.setSize({ width: Math.max(200, chart.holder.clientWidth), height: CHART_HEIGHT });
+  }).observe(box);
+}
+
+// A figure's picture not yet in the page (put in should the charts fail).
+const pictures = new WeakMap();
+
+// Each result picture under `root` whose curves can be read becomes charts; where they
+// cannot (no chart library, an error), the picture stays (or is put in).
+async function enhancePlots(root) {
+  if (!window.uPlot) return;
+  for (const figure of root.querySelectorAll("figure.plot[data-curves]")) {
+    if (figure.dataset.charted) continue;
+    figure.dataset.charted = "yes";
+    try {
+      const response = await fetch(figure.dataset.curves, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error("no curves: " + response.status);
+      drawCurves(figure, await response.json());
+    } catch (error) {
+      figure.dataset.charted = "no";
+      const picture = pictures.get(figure);
+      if (picture && !figure.querySelector("img, .charts")) figure.prepend(picture);
+    }
+  }
+}
+
+// --- the exercise page ------------------------------------------------------------------
 
 (function () {
   const form = document.getElementById("submit-form");
@@ -24,43 +391,16 @@
   // the draft: restored unless the server just sent the code back with an error
   const saved = window.localStorage.getItem(draftKey);
   if (saved !== null && !hasServerError) code.value = saved;
-  code.addEventListener("input", () => window.localStorage.setItem(draftKey, code.value));
+  const keep = () => window.localStorage.setItem(draftKey, code.value);
+  const editor = codeEditor(code, keep, () => form.requestSubmit());
+  if (!editor) plainTextareaKeys(code, keep);
   reset.addEventListener("click", () => {
     if (code.value === starter || window.confirm("Replace your code with the starter?")) {
-      code.value = starter;
+      if (editor) editor.replace(starter); else code.value = starter;
       window.localStorage.removeItem(draftKey);
-      code.focus();
+      if (editor) editor.focus(); else code.focus();
     }
   });
-
-  // Tab indents; Esc releases the next Tab to move the focus on (keyboard users)
-  let released = false;
-  code.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") { released = true; return; }
-    if (event.key !== "Tab" || released || event.ctrlKey || event.altKey || event.metaKey) {
-      released = false;
-      return;
-    }
-    event.preventDefault();
-    const start = code.selectionStart, end = code.selectionEnd;
-    if (event.shiftKey) {  // dedent the current line
-      const lineStart = code.value.lastIndexOf("\n", start - 1) + 1;
-      const spaces = code.value.slice(lineStart, lineStart + 4).match(/^ */)[0].length;
-      code.setRangeText("", lineStart, lineStart + spaces, "preserve");
-      code.setSelectionRange(Math.max(lineStart, start - spaces), Math.max(lineStart, end - spaces));
-    } else {
-      code.setRangeText("    ", start, end, "end");
-    }
-    window.localStorage.setItem(draftKey, code.value);
-  });
-  code.addEventListener("blur", () => { released = false; });
-
-  function element(tag, text, attributes) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-    return node;
-  }
 
   function showError(title, message) {
     const box = element("div", null, { class: "alert", role: "alert", id: "error" });
@@ -109,13 +449,17 @@
     }
     table.append(body);
     box.append(table);
-    const figure = element("figure");
-    figure.append(element("img", null, {
+    const figure = element("figure", null, { class: "plot", "data-curves": data.page + "/curves.json" });
+    const picture = element("img", null, {
       src: data.plot, width: "1400", height: "540", id: "plot",
       alt: "Loss curves of this submission (solid) over the reference's (dashed), score " + data.score + " of 100.",
-    }));
+    });
+    // with the chart library, the picture (drawn by the server) is asked for only if the
+    // charts cannot be drawn
+    if (window.uPlot) pictures.set(figure, picture); else figure.append(picture);
     figure.append(element("figcaption", "Your curves (solid) over the reference's (dashed); a circle marks the first step where they part."));
     box.append(figure);
+    enhancePlots(box);
     if (data.stdout) {
       box.append(element("h3", "Your code printed"));
       const printed = element("pre", null, { class: "code" });
@@ -187,9 +531,13 @@
       const page = await fetch(pending.dataset.follow, { headers: { Accept: "text/html" } });
       const fresh = new DOMParser().parseFromString(await page.text(), "text/html");
       main.replaceChildren(...fresh.getElementById("main").childNodes);
+      enhancePlots(main);
     } catch (error) {
       setTimeout(look, 3000);
     }
   }
   setTimeout(look, 1000);
 })();
+
+// a result page's picture: charts of its curves
+enhancePlots(document);

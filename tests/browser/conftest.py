@@ -16,7 +16,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.integration.server import GdlabServer
 
@@ -163,7 +171,11 @@ def save_screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
-    page.wait_for_function("[...document.images].every(i => i.complete)")
+    # (a promise, not wait_for_function: its polling evaluates a string, which the pages'
+    # Content-Security-Policy refuses as eval)
+    page.evaluate("() => Promise.all([...document.images].filter(i => !i.complete).map("
+                  "i => new Promise(done => { i.addEventListener('load', done);"
+                  " i.addEventListener('error', done); })))")
     page.screenshot(path=str(path), full_page=True)
     return path
 
@@ -235,7 +247,8 @@ def wait_for_image(page: Page, selector: str) -> dict[str, int]:
     its natural size (0 x 0 for an image that failed to load)."""
     image = page.locator(selector)
     image.scroll_into_view_if_needed()
-    page.wait_for_function("(e) => e.complete", arg=image.element_handle())
+    image.evaluate("(i) => i.complete || new Promise(done => { i.addEventListener('load', done);"
+                   " i.addEventListener('error', done); })")
     return image.evaluate("(e) => ({width: e.naturalWidth, height: e.naturalHeight})")
 
 
@@ -243,3 +256,42 @@ def no_horizontal_scroll(page: Page) -> bool:
     """Whether the page fits the viewport's width (the tables scroll inside themselves)."""
     return page.evaluate(
         "() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+# --- the code editor (CodeMirror over the form's textarea) ------------------------------------
+
+
+def paste(page: Page, code: str) -> None:
+    """Replace the editor's code with ``code`` as a paste from the clipboard does."""
+    editor(page).focus()
+    page.keyboard.press("Control+a")
+    page.evaluate("""(text) => {
+        const data = new DataTransfer();
+        data.setData("text/plain", text);
+        document.activeElement.dispatchEvent(new ClipboardEvent("paste", {
+            clipboardData: data, bubbles: true, cancelable: true}));
+    }""", code)
+
+
+def editor(page: Page) -> Locator:
+    """The code editor (what a screen reader calls the "Python code" text box)."""
+    return page.get_by_role("textbox", name="Python code")
+
+
+def sent_code(page: Page) -> Locator:
+    """The form's textarea: what the form sends (the editor keeps it in sync)."""
+    return page.locator("textarea#code")
+
+
+def editor_on_screen(page: Page) -> None:
+    """Scroll the editor into view and wait until its line numbers line up with its lines
+    (it measures its lines once it is on the screen: a screenshot of a page not scrolled
+    would show them with the height it guessed)."""
+    page.locator(".cm-editor").scroll_into_view_if_needed()
+    page.evaluate("""() => new Promise(done => {
+        const top = (selector, i) => document.querySelectorAll(selector)[i]
+            .getBoundingClientRect().top;
+        const look = () => Math.abs(top('.cm-gutterElement', 2) - top('.cm-line', 1)) < 4
+            ? done() : requestAnimationFrame(look);
+        look();
+    })""")

@@ -70,9 +70,11 @@ def test_the_blocking_catches_an_outside_request(
     context, _ = new_context()
     blocked = block_outside(context, web_server)
     page = context.new_page()
-    page.goto("/")
+    # the docs page: the other pages' Content-Security-Policy would refuse the load first
+    page.goto(DOCS)
     cdn = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
-    page.evaluate("(href) => { const l = document.createElement('link'); l.rel = 'stylesheet';"
-                  " l.href = href; document.head.append(l); }", cdn)
-    page.wait_for_load_state("networkidle")
+    with page.expect_event("requestfailed", lambda request: request.url == cdn,
+                           timeout=10_000):
+        page.evaluate("(href) => { const l = document.createElement('link');"
+                      " l.rel = 'stylesheet'; l.href = href; document.head.append(l); }", cdn)
     assert blocked == [cdn]

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.integration.server import INSTRUCTOR_TOKEN, SOLUTION, source
 
-from .conftest import dialogs_of, expect_status, shot
+from .conftest import dialogs_of, editor, expect_status, paste, sent_code, shot
 
 #: Markup that would run if a page put it into its HTML unescaped: in a comment (closing
 #: the editor first), in a string, and in what the code prints.
@@ -29,7 +29,7 @@ def assert_nothing_ran(page: Page) -> None:
 
 def test_markup_in_the_code_is_shown_as_text(page: Page) -> None:
     page.goto("/exercises/gd")
-    page.get_by_label("Python code").fill(HOSTILE)
+    paste(page, HOSTILE)
     page.get_by_label("Your name").fill("mallory")
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#score")).to_have_text("100")
@@ -38,7 +38,8 @@ def test_markup_in_the_code_is_shown_as_text(page: Page) -> None:
     assert_nothing_ran(page)
 
     page.reload()  # the draft comes back into the editor, as text
-    expect(page.get_by_label("Python code")).to_have_value(HOSTILE)
+    expect(sent_code(page)).to_have_value(HOSTILE)
+    expect(editor(page)).to_contain_text("<script>window.pwned = 'comment'</script>")
     assert_nothing_ran(page)
 
     page.get_by_role("button", name="Submit").click()
@@ -94,7 +95,7 @@ def test_a_name_with_markup_is_refused_and_shown_as_text(new_context) -> None:
     context, _ = new_context()
     page = context.new_page()
     page.goto("/exercises/gd")
-    page.get_by_label("Python code").fill(source(SOLUTION))
+    paste(page, source(SOLUTION))
     page.get_by_label("Your name").fill(NAME)
     expect_status(page, 422, "/exercises/gd/submit")
     page.get_by_role("button", name="Submit").click()

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.integration.server import INSTRUCTOR_TOKEN, SOLUTION, source
 
-from .conftest import PHONE, expect_status, no_horizontal_scroll, shot
+from .conftest import PHONE, expect_status, no_horizontal_scroll, paste, shot
 
 
 def sign_in(page: Page, token: str) -> None:
@@ -30,7 +30,7 @@ def test_the_instructor_flow(new_context) -> None:
     page = context.new_page()
     page.goto("/exercises/gd")
     page.get_by_label("Your name").fill(student)
-    page.get_by_label("Python code").fill(source(SOLUTION))
+    paste(page, source(SOLUTION))
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#score")).to_have_text("100")
     context.close()

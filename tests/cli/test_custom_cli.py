@@ -9,9 +9,10 @@ import shutil
 
 import pytest
 
-from grader.catalog import KINDS, load_catalog
+from grader.catalog import load_catalog
 from grader.catalog.loader import default_directory
 from grader.engine.problems import REGISTERED
+from grader.kinds import NAMES as KINDS
 from service.cli import main
 
 from ..sandbox.conftest import needs_root

@@ -13,23 +13,11 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 START=$SECONDS
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-LOCAL_BASE=$ROOT/../shared/tools/docker-local-base.sh
-STARTED_DOCKER=0
-
-if [ -f "$LOCAL_BASE" ]; then
-  # this environment has no registry: a Docker engine and a local python:3.11-slim
-  docker info >/dev/null 2>&1 || STARTED_DOCKER=1
-  bash "$LOCAL_BASE" up
-fi
-
-if ! docker info >/dev/null 2>&1; then
-  # The rest of `make test` has run; this part needs a Docker engine and compose, which
-  # pip cannot install. CI must run it, so there the absence is a failure.
-  echo "compose smoke test: NOT RUN: no Docker engine answers here (\`docker info\` fails)."
-  echo "Install Docker and compose (v2 or v1) and run \`make compose-smoke\` to test the deployment."
-  [ "${CI:-}" = true ] && exit 1
-  exit 0
-fi
+# The rest of `make test` has run; this part needs a Docker engine and compose, which pip
+# cannot install. CI must run it, so there the absence is a failure.
+source tests/deploy/docker_env.sh
+docker_ensure "compose smoke test" \
+  "Install Docker and compose (v2 or v1) and run \`make compose-smoke\` to test the deployment."
 
 if docker compose version >/dev/null 2>&1; then
   COMPOSE=(docker compose)
@@ -58,7 +46,7 @@ cleanup() {
   compose down -v --remove-orphans >/dev/null 2>&1 || true
   docker image rm -f "$GDLAB_IMAGE" >/dev/null 2>&1 || true
   rm -f "$STATE"
-  if [ "$STARTED_DOCKER" = 1 ]; then bash "$LOCAL_BASE" down || true; fi
+  docker_release
   echo "compose smoke test: $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - START)) s"
   exit $status
 }
@@ -110,8 +98,12 @@ docker inspect -f '{{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}}' "
   | grep -x "none true" >/dev/null && echo "ok  network_mode none, read-only root"
 
 echo "--- an instructor checks an exercise inside the deployment (jobs go to the sandbox container)"
-compose exec -T web gdlab exercises check gd | tail -1 | grep "all good" >/dev/null \
-  && echo "ok  gdlab exercises check gd, in the web container"
+# in a worker: web has no sandbox (it only queues)
+compose exec -T worker gdlab exercises check gd | tail -1 | grep "all good" >/dev/null \
+  && echo "ok  gdlab exercises check gd, in a worker container"
+compose exec -T web sh -c 'test -z "${GDLAB_SANDBOX_SOCKET:-}" && test ! -S /run/gdlab/sandbox.sock' \
+  || { echo "the web container has a sandbox socket"; exit 1; }
+echo "ok  the web container has no sandbox socket"
 
 echo "--- $LOAD submissions queued; one worker killed mid-job"
 "$PYTHON" tests/deploy/smoke_flow.py load "$URL" "$STATE" "$LOAD"

@@ -170,6 +170,12 @@ DIAGNOSED = [
      "    m = state['m'] = beta1 * state.get('m', 0) + (1 - beta1) * grad\n"
      "    v = state['v'] = beta2 * state.get('v', 0) + (1 - beta2) * grad * grad\n"
      "    return params - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps)\n"),
+    ("adam", "adam-v-uncorrected",
+     "import numpy as np\ndef update(params, grad, lr, state, beta1, beta2, eps, **hyper):\n"
+     "    t = state['t'] = state.get('t', 0) + 1\n"
+     "    m = state['m'] = beta1 * state.get('m', 0) + (1 - beta1) * grad\n"
+     "    v = state['v'] = beta2 * state.get('v', 0) + (1 - beta2) * grad * grad\n"
+     "    return params - lr * (m / (1 - beta1**t)) / (np.sqrt(v) + eps)\n"),
     ("rmsprop", "rmsprop-eps-inside-sqrt",
      "import numpy as np\ndef update(params, grad, lr, state, alpha, eps, **hyper):\n"
      "    s = state['s'] = alpha * state.get('s', 0.0) + (1 - alpha) * grad * grad\n"
@@ -231,7 +237,8 @@ def test_grading_is_deterministic(grader):
 
 
 def test_the_reference_rule_is_the_engine_step_for_step():
-    from grader.grading import in_process, prepare_runs, reference_rule
+    from grader.kinds.update_rule import in_process, reference_rule
+    from grader.preparation import prepare_runs
 
     for exercise in CATALOG.exercises.values():
         if exercise.kind != "update_rule":

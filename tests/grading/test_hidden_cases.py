@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Grader, problem_data
+from grader.grading import Grader
+from grader.kinds.gradient import problem_data
 from grader.selfcheck import CHEAT_FLOOR, check_exercise, hidden_separation
 
 from ..sandbox.conftest import needs_root

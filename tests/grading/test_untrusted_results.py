@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import Prepared, split_whole, student_trajectories
+from grader.grading import split_whole, student_trajectories
+from grader.preparation import PreparedExercise
 from grader.sandbox.client import JobResult, RunReport
 
 from ..sandbox.conftest import needs_root
@@ -19,7 +20,7 @@ CATALOG = load_catalog()
 EXERCISES = ("gd", "mse-gradient", "lr-step-decay")
 
 
-def shape_of(prepared: Prepared) -> JobShape:
+def shape_of(prepared: PreparedExercise) -> JobShape:
     """What the job of the exercise's visible runs asks for, as a student could work it
     out (hidden runs go to a job of their own, whose shape the student never sees)."""
     runs = [run for run in prepared.runs if run.case.visible]
@@ -54,7 +55,7 @@ def test_a_forged_result_grades_as_a_crash(grader, exercise_id, name):
     assert result.feedback == result.sandbox_detail
 
 
-def stored(prepared: Prepared, arrays: dict[str, np.ndarray], runs: int | None = None
+def stored(prepared: PreparedExercise, arrays: dict[str, np.ndarray], runs: int | None = None
            ) -> JobResult:
     """A kept result, as one kept before results were checked could hold."""
     count = len(prepared.runs) if runs is None else runs

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import prepare_runs
+from grader.preparation import prepare_runs
 from tests.integration.server import (
     API,
     SOLUTION,

@@ -5,15 +5,19 @@
 - Redis restarted with an empty dataset in the middle of a load: every submission ends
   graded;
 - 2 workers and 300 submissions from 16 concurrent clients: 300 graded, each exactly once,
-  with the right scores.
+  with the right scores;
+- a worker killed after grading, before its callback was delivered: the callback still
+  arrives (sent by another worker), signed;
+- ``gdlab serve`` in queue mode starts no sandbox runner of its own.
 
-The database is a SQLite file in the server's data folder; ``queue_database_url`` is the
-one place to change to run these against another database.
+The database is on the session's backend (SQLite or PostgreSQL, see tests/databases.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -24,12 +28,15 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from service.client import Client
+from tests.conftest import DatabaseUrlFor
 from tests.integration.conftest import Launch
 from tests.integration.server import (
     ASCENT,
@@ -45,6 +52,7 @@ from tests.integration.server import (
 from tests.redis_server import RedisServer
 
 API = "/api/v1"
+CALLBACK_SECRET = "integration-callback-secret"
 INSTRUCTOR = bearer(INSTRUCTOR_TOKEN)
 #: Seconds a test waits for its submissions to be graded.
 GRADED_TIMEOUT = 120.0
@@ -162,6 +170,17 @@ class Stack:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    def queue_worker_of(self, public_id: str) -> str:
+        """The name of the worker that graded a submission (read from the database)."""
+        engine = create_engine(self.env["GDLAB_DATABASE_URL"])
+        try:
+            with engine.connect() as connection:
+                return connection.execute(
+                    text("SELECT worker FROM submissions WHERE public_id = :id"),
+                    {"id": public_id}).scalar_one()
+        finally:
+            engine.dispose()
+
     def submission(self, public_id: str) -> dict[str, Any]:
         """GET a submission (instructor)."""
         answer = self.server.get(f"{API}/submissions/{public_id}", headers=INSTRUCTOR)
@@ -202,9 +221,10 @@ def queue_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def queue_database_url(queue_data_dir: Path) -> str:
-    """The database the server and the workers share: a SQLite file in the data folder."""
-    return f"sqlite:///{queue_data_dir / 'gdlab.sqlite3'}"
+def queue_database_url(queue_data_dir: Path, database_url_for: DatabaseUrlFor) -> str:
+    """The database the server and the workers share, on the session's backend (for
+    SQLite: the file in the data folder)."""
+    return database_url_for(queue_data_dir) or f"sqlite:///{queue_data_dir / 'gdlab.sqlite3'}"
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +237,8 @@ def stack_base(launch: Launch, redis_server: RedisServer, queue_data_dir: Path,
     settings = {"GDLAB_REDIS_URL": redis_server.url, "GDLAB_QUEUE_NAME": queue_name,
                 "GDLAB_DATABASE_URL": queue_database_url,
                 "GDLAB_SUBMIT_WAIT": "60", "GDLAB_SANDBOX_TIME_LIMIT": "20",
-                "GDLAB_MAX_ATTEMPTS": "3"}
+                "GDLAB_MAX_ATTEMPTS": "3", "GDLAB_CALLBACK_SECRET": CALLBACK_SECRET,
+                "GDLAB_CALLBACK_ALLOW_PRIVATE": "true"}
     server = launch(env=settings, data_dir=data_dir, name="queue")
     env = {**server.environment(), **settings}
     base = Stack(server, redis_server, env, data_dir, queue_name,
@@ -341,9 +362,16 @@ def test_health_says_which_part_is_down(stack: Stack) -> None:
     assert health["status"] == "ok"
     assert health["queue"] == {"configured": True, "redis": True,
                                "workers": len(stack.live_pids())}
+    # the sandbox is the workers', as their heartbeats report it
+    assert health["sandbox"]["runner"] == "workers" and health["sandbox"]["reachable"] is True
+    assert "seccomp" in health["sandbox"]["layers_active"]
     stack.redis.stop()
     try:
-        down = stack.server.get("/health").json()
+        # /health answers from states at most a second old
+        deadline = time.monotonic() + 10
+        while (down := stack.server.get("/health").json())["status"] == "ok":
+            assert time.monotonic() < deadline, down
+            time.sleep(0.2)
         assert down["status"] == "degraded" and down["queue"]["redis"] is False
         assert down["database"] is True
         kept = stack.post(source(SOLUTION), "outage-test")  # kept, queued when Redis is back
@@ -351,3 +379,74 @@ def test_health_says_which_part_is_down(stack: Stack) -> None:
         stack.redis.start()
     assert stack.wait_graded([kept["id"]])[kept["id"]]["status"] == "graded"
     assert stack.running_workers() == workers  # they rode out the outage
+
+
+def test_serve_with_a_queue_starts_no_sandbox_runner(stack: Stack) -> None:
+    below = [p.cmdline for p in descendants(stack.server.process.pid)]
+    assert any("gunicorn" in line for line in below), below
+    assert not any("grader.sandbox.runner" in line for line in below), below
+    # while each worker has its own (started below it, at a lower CPU priority)
+    for worker in stack.running_workers():
+        runners = [p for p in descendants(worker.pid)
+                   if "grader.sandbox.runner" in p.cmdline and p.ppid == worker.pid]
+        assert len(runners) == 1
+        assert os.getpriority(os.PRIO_PROCESS, runners[0].pid) >= 10
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Records the callbacks it is sent; answers 503 until ``Receiver.ready``."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    ready: ClassVar[bool] = False
+
+    def do_POST(self) -> None:
+        """Record the callback."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((dict(self.headers), body))
+        self.send_response(204 if Receiver.ready else 503)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_a_worker_killed_before_delivering_its_callback_leaves_it_to_another(
+        stack: Stack) -> None:
+    Receiver.received, Receiver.ready = [], False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        posted = stack.server.post(f"{API}/submissions", params={"wait": "false"},
+                                   json={"exercise": "gd", "code": source(SOLUTION),
+                                         "student": "callback-test", "callback_url": url})
+        assert posted.status_code == 202, posted.text
+        public_id = posted.json()["id"]
+        # graded, and the first delivery attempt made (and refused with 503)
+        deadline = time.monotonic() + GRADED_TIMEOUT
+        while (shown := stack.submission(public_id)).get("callback") is None \
+                or shown["callback"]["attempts"] < 1:
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.05)
+        assert shown["status"] == "graded" and shown["callback"]["status"] == "pending"
+        # the worker that graded it dies before it could deliver it
+        holder = int(stack.queue_worker_of(public_id).split(":")[1])
+        killed = next(w for w in stack.running_workers() if w.pid == holder)
+        killed.kill()
+        Receiver.ready = True
+        deadline = time.monotonic() + 90
+        while (shown := stack.submission(public_id))["callback"]["status"] == "pending":
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert shown["callback"]["status"] == "delivered", shown["callback"]
+    delivery_id = shown["callback"]["delivery_id"]
+    headers, body = Receiver.received[-1]
+    expected = hmac.new(CALLBACK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Gdlab-Signature"] == f"sha256={expected}"
+    assert headers["X-Gdlab-Delivery"] == delivery_id
+    assert {h["X-Gdlab-Delivery"] for h, _ in Receiver.received} == {delivery_id}
+    sent = json.loads(body)
+    assert sent["id"] == public_id and sent["score"] == 100.0 and "instructor" not in sent

@@ -13,7 +13,7 @@ import unicodedata
 import pytest
 
 from grader.catalog import load_catalog
-from grader.grading import prepare_runs
+from grader.preparation import prepare_runs
 from service.report import format_grade
 from tests.integration.server import (
     API,

@@ -179,8 +179,9 @@ def test_cpu_limit_stops_a_busy_loop_before_the_wall_clock():
     limits = SandboxLimits(**{**TEST_LIMITS.to_dict(), "time_limit": 30.0, "cpu_limit": 1})
     with started(limits) as sandbox:
         result = run(sandbox, "while True:\n    pass\n")
+    # stopped by RLIMIT_CPU (SIGXCPU), not by the 30 s wall clock, and told so
     assert result.verdict == "timeout"
-    assert result.elapsed < 5
+    assert "1 s of processor time" in result.detail, result.detail
 
 
 def test_process_limit_refuses_fork_even_without_seccomp():

@@ -39,7 +39,7 @@ def test_the_png_plot_is_a_png_kept_and_served_from_the_store(client, app, grade
     def no_drawing(*args, **kwargs):
         raise AssertionError("drew the plot again")
 
-    monkeypatch.setattr("service.submissions.plot_grade", no_drawing)
+    monkeypatch.setattr("service.submission_store.plot_grade", no_drawing)
     monkeypatch.setattr(services_of(app).grader, "assess", no_drawing)
     second = client.get(url)
     assert second.status_code == 200 and second.data == first.data

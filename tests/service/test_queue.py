@@ -1,6 +1,6 @@
 """The job queue in-process: the API's asynchronous form, the operations a worker runs, the
 reconciler, callbacks, and bad input. A private redis-server (tests/redis_server.py) holds
-the queue; the "worker" here is :func:`service.submissions.grade_stored`, which is what
+the queue; the "worker" here is :func:`service.submission_store.grade_stored`, which is what
 ``gdlab worker`` runs per job (tests/integration/test_queue.py runs the real processes).
 """
 
@@ -23,8 +23,8 @@ from sqlalchemy import select, update
 from grader.limits import ServiceLimits
 from service import callbacks
 from service import queue as jobs
-from service import submissions as store
-from service.models import Submission, utcnow
+from service import submission_store as store
+from service.models import CallbackDelivery, Submission, utcnow
 from tests.redis_server import RedisServer, free_port
 
 from .conftest import API, INSTRUCTOR, assert_error, bearer, services_of, source, submit
@@ -148,6 +148,7 @@ def test_the_reconciler_enqueues_what_redis_lost(queued_app: Flask,
     stored = row(queued_app, body["id"])
     state.queue.connection.delete(state.queue.key)  # the queue's list, gone
     state.queue.connection.delete(f"rq:job:{jobs.job_id(stored.id, 1)}")
+    state.queue.connection.delete(jobs.waiting_key(state.queue.name))  # and its place
     assert jobs.position(state.queue, stored) is None
     # within the grace period the web tier may still be enqueueing it: left alone
     assert jobs.reconcile(state.db, state.queue, 3, 60).enqueued == []
@@ -313,48 +314,103 @@ def receiver() -> Iterator[str]:
     server.server_close()
 
 
-def test_a_callback_is_signed_and_retried_with_backoff(make_app: Callable[..., Flask],
-                                                       receiver: str) -> None:
+def deliveries(app: Flask, public_id: str) -> list[CallbackDelivery]:
+    """The stored callback deliveries of a submission."""
+    with services_of(app).db.session() as session:
+        return list(session.scalars(
+            select(CallbackDelivery).join(Submission,
+                                          Submission.id == CallbackDelivery.submission_id)
+            .where(Submission.public_id == public_id)))
+
+
+def verified(headers: dict[str, str], body: bytes, secret: bytes) -> bool:
+    """Whether a callback's signature header is the HMAC of its body."""
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers[callbacks.SIGNATURE_HEADER], f"sha256={expected}")
+
+
+def test_a_callback_is_stored_with_the_result_signed_and_retried_with_backoff(
+        make_app: Callable[..., Flask], receiver: str) -> None:
     app = make_app(callback_secret="course-secret-123", callback_allow_private=True)
     state = services_of(app)
+    Receiver.statuses = [500, 503]  # fails twice, then takes it
     graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION,
                          callback_url=receiver)
-    # grading scheduled the delivery, in the background
-    deadline = time.monotonic() + 30
-    while row(app, graded.submission.public_id).callback_status is None:
+    public_id = graded.submission.public_id
+    # stored with the result, then delivered in the background, retried after 1 s and 4 s
+    deadline = time.monotonic() + 60
+    while (stored := deliveries(app, public_id))[0].status == "pending":
         assert time.monotonic() < deadline, "the callback was never delivered"
         time.sleep(0.05)
-    assert row(app, graded.submission.public_id).callback_status.startswith("delivered")
+    (delivery,) = stored
+    assert delivery.status == "delivered" and delivery.attempts == 3
+    assert delivery.outcome == "delivered (HTTP 204, attempt 3)"
+    assert row(app, public_id).callback_status == delivery.outcome
+    assert len(Receiver.received) == 3
+    # every attempt: the same body, signature and delivery id
+    assert len({body for _, body in Receiver.received}) == 1
+    assert {h[callbacks.DELIVERY_HEADER] for h, _ in Receiver.received} == {
+        delivery.delivery_id}
     headers, sent = Receiver.received[-1]
-    expected = hmac.new(b"course-secret-123", sent, hashlib.sha256).hexdigest()
-    assert headers[callbacks.SIGNATURE_HEADER] == f"sha256={expected}"
-    assert json.loads(sent)["id"] == graded.submission.public_id
-    # delivered again, by hand, to a receiver failing twice
-    Receiver.statuses = [500, 503]
-    body = callbacks.body_of(store.representation(
-        graded.submission, store.submission_links(graded.submission.public_id, "gd")))
-    waits: list[float] = []
-    outcome = callbacks.deliver(state.db, callbacks.Delivery(
-        graded.submission.id, receiver, body, "course-secret-123", True), waits.append)
-    assert outcome.startswith("delivered") and "attempt 3" in outcome
-    assert waits == list(callbacks.BACKOFF[:2])
-    headers, sent = Receiver.received[-1]
-    expected = hmac.new(b"course-secret-123", sent, hashlib.sha256).hexdigest()
-    assert headers[callbacks.SIGNATURE_HEADER] == f"sha256={expected}"
-    assert json.loads(sent)["score"] == 100.0
-    assert row(app, graded.submission.public_id).callback_status == outcome
+    assert verified(headers, sent, b"course-secret-123")
+    assert json.loads(sent)["id"] == public_id and json.loads(sent)["score"] == 100.0
+    # the instructor sees how it went; the student does not
+    client = app.test_client()
+    shown = client.get(f"{API}/submissions/{public_id}", headers=INSTRUCTOR).get_json()
+    assert shown["callback"] | {"delivered_at": None} == {
+        "delivery_id": delivery.delivery_id, "status": "delivered", "attempts": 3,
+        "outcome": "delivered (HTTP 204, attempt 3)", "next_attempt_at": None,
+        "delivered_at": None}
+    assert "callback" not in client.get(f"{API}/submissions/{public_id}").get_json()
 
 
-def test_a_callback_refused_by_its_receiver_is_not_retried(make_app: Callable[..., Flask],
-                                                           receiver: str) -> None:
+def test_a_callback_refused_by_its_receiver_is_not_retried_and_instructors_see_it(
+        make_app: Callable[..., Flask], receiver: str) -> None:
     app = make_app(callback_allow_private=True)
     state = services_of(app)
-    graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION)
     Receiver.statuses = [410]
-    waits: list[float] = []
-    outcome = callbacks.deliver(state.db, callbacks.Delivery(
-        graded.submission.id, receiver, b"{}", "s", True), waits.append)
-    assert outcome == "HTTP 410 after 1 attempt(s)" and waits == []
+    graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION,
+                         callback_url=receiver)
+    deadline = time.monotonic() + 30
+    while deliveries(app, graded.submission.public_id)[0].status == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (delivery,) = deliveries(app, graded.submission.public_id)
+    assert delivery.status == "failed" and delivery.attempts == 1
+    assert delivery.outcome == "HTTP 410 after 1 attempt(s)"
+    assert len(Receiver.received) == 1
+    stats = app.test_client().get(f"{API}/queue", headers=INSTRUCTOR).get_json()
+    assert stats["callbacks"] == {"pending": 0, "failed": 1}
+
+
+def test_a_delivery_is_given_up_after_its_attempts_and_left_behind_ones_are_sent(
+        make_app: Callable[..., Flask], receiver: str) -> None:
+    app = make_app(callback_secret="s" * 20, callback_allow_private=True)
+    state = services_of(app)
+    graded = store.grade(state, state.catalog.exercises["gd"], SOLUTION)  # no callback
+    # a delivery a process stored and never sent (it died): the next sweep sends it
+    with state.db.session() as session:
+        left = callbacks.record(session, graded.submission.id, receiver, b'{"id":"x"}').id
+    assert callbacks.send_due(state.db, "s" * 20, True) == [left]
+    deadline = time.monotonic() + 30
+    while not Receiver.received:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    headers, body = Receiver.received[0]
+    assert body == b'{"id":"x"}' and verified(headers, body, b"s" * 20)
+    # a receiver that never answers well: every attempt used, then failed
+    Receiver.statuses = [503] * callbacks.ATTEMPTS
+    with state.db.session() as session:
+        doomed = callbacks.record(session, graded.submission.id, receiver, b"{}").id
+    later = utcnow()
+    for number in range(1, callbacks.ATTEMPTS + 1):
+        tried = callbacks.attempt(state.db, doomed, "k", True, now=later)
+        assert tried is not None and tried.attempts == number
+        # not due again before its backoff has passed
+        assert callbacks.attempt(state.db, doomed, "k", True, now=later) is None
+        later = tried.next_attempt_at or later
+    assert tried.status == "failed" and tried.outcome.startswith("failed: HTTP 503")
+    assert callbacks.due(state.db, now=later + dt.timedelta(days=1)) == []
 
 
 # --- the web pages -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from grader.catalog import load_catalog
-from service import submissions as store
+from service import submission_store as store
 from service.cli import main as cli
 from service.models import Submission
 

@@ -1,6 +1,7 @@
-"""Reference runs: sweeps of the engine asked for over the API, kept by their canonical
-request, so that asking again (in any spelling that means the same run) costs a lookup.
-No HTTP here: the views translate."""
+"""The reference-run store: sweeps of the engine asked for over the API or the explorer
+page, kept by their canonical request, so that asking again (in any spelling that means
+the same run) costs a lookup. No HTTP here: :mod:`service.operations` is what the API
+(``service/api/reference.py``) and the pages call."""
 
 from __future__ import annotations
 

@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from grader.catalog import KINDS, default_directory
+from grader.catalog import default_directory
 from grader.catalog.scaffold import ScaffoldError, scaffold
-
-#: Exit status of a refused command (as every gdlab command's one-line error).
-EXIT_USAGE = 2
+from grader.kinds import NAMES as KINDS
+from service.cli.common import UsageError
 
 
 def add_new(actions) -> None:
-    """Register ``gdlab exercises new``."""
+    """Register ``gdlab exercises new`` among the ``exercises`` actions."""
     new = actions.add_parser(
         "new", help="start a new exercise folder that passes 'gdlab exercises check' at once",
         description="Write ID/ (exercise.toml, README.md, starter.py, solution.py and one "
@@ -30,13 +28,12 @@ def add_new(actions) -> None:
 
 
 def new_command(args: argparse.Namespace) -> int:
-    """Write the folder and say what to do next; a one-line error (exit 2) otherwise."""
+    """Write the folder and say what to do next; :class:`UsageError` when it cannot."""
     directory = Path(args.dir) if args.dir else default_directory()
     try:
         folder = scaffold(directory, args.id, args.kind)
     except ScaffoldError as error:
-        print(f"gdlab: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     print(f"Wrote {folder}/ (exercise.toml, README.md, starter.py, solution.py, mistakes/).")
     where = "" if args.dir is None else f"GDLAB_EXERCISES_DIR={directory} "
     print(f"Next: edit them, then run  {where}gdlab exercises check {args.id}")

@@ -1,6 +1,11 @@
-"""The student's commands, which talk to a gdlab server: ``gdlab submit`` and
-``gdlab exercises fetch``. The server and token come from ``--server``/``--token``, else
-``GDLAB_SERVER``/``GDLAB_TOKEN``, else ``~/.config/gdlab/client.toml``.
+"""The student's commands, which talk to a gdlab server (through :mod:`service.client`):
+
+- ``gdlab submit FILE --exercise ID``: send a solution, wait for its grade (a progress line
+  on a terminal while it is queued), print it, optionally download the plot;
+- ``gdlab exercises fetch ID``: write the exercise's starter code and statement.
+
+The server and token come from ``--server``/``--token``, else ``GDLAB_SERVER``/
+``GDLAB_TOKEN``, else ``~/.config/gdlab/client.toml`` (:class:`service.client.Settings`).
 
 Exit status: 0 when graded (whatever the score) or fetched; 2 when the server refuses
 (bad code, unknown exercise, a missing or wrong token) or on bad usage; 1 when the server

@@ -1,5 +1,7 @@
-"""Submissions: kept before they are graded, graded in the sandbox, stored with their
-result, and drawn on demand. No HTTP here: the views translate.
+"""The submission store: submissions kept before they are graded, graded in the sandbox
+(here, or by a queue worker through :func:`grade_stored`), stored with their result, and
+drawn on demand. No HTTP and no caller here: :mod:`service.operations` decides who may do
+and see what, and the API (``service/api/submissions.py``) and the pages translate.
 
 A submission is committed before its code runs (``grading`` when the web process grades
 it, ``queued`` when a queue worker will), so a crash mid-grading leaves a record. A record
@@ -25,11 +27,13 @@ from sqlalchemy.orm import Session
 
 from grader.archive import ArchiveError, pack_parts, unpack_parts
 from grader.catalog import Exercise
-from grader.grading import GradeResult, JobResults, Prepared, split_whole
+from grader.grading import GradeResult, JobResults, split_whole
 from grader.plots import plot_grade
+from grader.plots.curves import grade_curves
+from grader.preparation import PreparedExercise
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
 from service import callbacks
-from service.models import FINAL_STATUSES, Plot, Submission, utcnow
+from service.models import FINAL_STATUSES, CallbackDelivery, Plot, Submission, utcnow
 from service.plots import kept_plot
 from service.state import Services
 
@@ -84,7 +88,10 @@ class AlreadyFinishedError(Exception):
 
 def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
     """Write the outcome of grading, once: only while the submission is still ``grading``
-    (a worker thought dead may finish after another took the job over)."""
+    (a worker thought dead may finish after another took the job over). A graded
+    submission with a callback URL gets its delivery in the same transaction, sent once
+    it is committed."""
+    delivery = None
     with services.db.session() as session:
         written = session.execute(
             update(Submission)
@@ -93,8 +100,16 @@ def _finish(services: Services, submission: Submission, **values: Any) -> Submis
         stored = session.get(Submission, submission.id)
         if stored is not None:
             session.refresh(stored)
+        if written and stored is not None and stored.status == "graded" \
+                and stored.callback_url:
+            delivery = callbacks.record(session, stored.id, stored.callback_url,
+                                        callback_body(stored)).id
+            secret = callbacks.server_secret(session, services.config.callback_secret)
     if not written:
         raise AlreadyFinishedError(submission.public_id)
+    if delivery is not None:
+        callbacks.schedule(services.db, delivery, secret,
+                           services.config.callback_allow_private)
     return stored
 
 
@@ -148,7 +163,6 @@ def run_grading(services: Services, submission: Submission, exercise: Exercise) 
         instructor_result=json.dumps(result.instructor_view(), allow_nan=False),
         job=pack_parts(job.parts()), graded_at=utcnow(), grading_ms=round(elapsed, 3),
         sandbox_ms=round(job.elapsed * 1000, 3))
-    schedule_callback(services, stored)
     return Graded(stored, result)
 
 
@@ -219,18 +233,11 @@ def submission_links(public_id: str, exercise: str) -> dict[str, str]:
             "exercise": f"/api/v1/exercises/{exercise}"}
 
 
-def schedule_callback(services: Services, submission: Submission) -> None:
-    """POST the graded result to the submission's callback URL, if it has one (in the
-    background, signed, retried)."""
-    if not submission.callback_url:
-        return
-    with services.db.session() as session:
-        secret = callbacks.server_secret(session, services.config.callback_secret)
-    body = callbacks.body_of(representation(
+def callback_body(submission: Submission) -> bytes:
+    """What a graded submission's callback sends: the submission as the API shows it to
+    its student."""
+    return callbacks.body_of(representation(
         submission, submission_links(submission.public_id, submission.exercise)))
-    callbacks.schedule(services.db, callbacks.Delivery(
-        submission.id, submission.callback_url, body, secret,
-        services.config.callback_allow_private))
 
 
 INTERRUPTED = "grading was interrupted (the server stopped); please resubmit"
@@ -266,11 +273,13 @@ def find(session: Session, public_id: str) -> Submission | None:
 
 
 def representation(submission: Submission, links: dict[str, str],
-                   position: int | None = None, *, instructor: bool = False) -> dict[str, Any]:
+                   position: int | None = None, *, instructor: bool = False,
+                   callback: CallbackDelivery | None = None) -> dict[str, Any]:
     """What the API shows of a submission: its record, its place in the queue while
     queued, and, once graded, its result as the student may see it; for ``instructor``,
     also what only instructors may see (under ``instructor``: the hidden runs' output and
-    errors, every case's seed)."""
+    errors, every case's seed; under ``callback``: how the delivery of the result to its
+    callback URL stands)."""
     data: dict[str, Any] = {
         "id": submission.public_id, "status": submission.status, "position": position,
         "attempts": submission.attempts,
@@ -285,7 +294,23 @@ def representation(submission: Submission, links: dict[str, str],
         data.update(without_surrogates(json.loads(submission.result)))
     if instructor and submission.instructor_result is not None:
         data["instructor"] = without_surrogates(json.loads(submission.instructor_result))
+    if instructor and callback is not None:
+        data["callback"] = {
+            "delivery_id": callback.delivery_id, "status": callback.status,
+            "attempts": callback.attempts, "outcome": callback.outcome,
+            "next_attempt_at": callback.next_attempt_at,
+            "delivered_at": callback.delivered_at}
     return data
+
+
+def delivery_of(session: Session, submission: Submission) -> CallbackDelivery | None:
+    """The callback delivery of a submission (None: it has no callback URL, or is not
+    graded yet)."""
+    if not submission.callback_url:
+        return None
+    return session.scalars(select(CallbackDelivery)
+                           .where(CallbackDelivery.submission_id == submission.id)
+                           .order_by(CallbackDelivery.id.desc())).first()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -328,6 +353,18 @@ def plot(services: Services, submission: Submission, fmt: str) -> Plot:
                      lambda: plot_grade(_regraded(services, submission), fmt))
 
 
+def curves(services: Services, submission: Submission) -> dict[str, Any]:
+    """The submission's visible loss curves as data, for the page's chart (see
+    :func:`grader.plots.curves.grade_curves`).
+
+    Raises
+    ------
+    PlotUnavailableError
+        As :func:`plot`.
+    """
+    return grade_curves(_regraded(services, submission))
+
+
 def _regraded(services: Services, submission: Submission) -> GradeResult:
     """The graded result of a stored submission, computed again from its kept job."""
     if submission.status != "graded" or submission.job is None:
@@ -346,7 +383,7 @@ def _regraded(services: Services, submission: Submission) -> GradeResult:
     return services.grader.assess(prepared, results)
 
 
-def stored_results(prepared: Prepared, data: bytes) -> JobResults:
+def stored_results(prepared: PreparedExercise, data: bytes) -> JobResults:
     """The jobs' results kept with a submission (one job over every run, for
     submissions graded before the visible and hidden runs were split).
 
