@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from tests.integration.server import source
 
-from .conftest import shot, wait_for_image
+from .conftest import paste, shot, wait_for_image
 
 HIMMELBLAU = "himmelblau-momentum/himmelblau"
 
@@ -16,11 +16,12 @@ def test_a_student_solves_the_exercise_with_the_instructors_problem(page: Page) 
     page.goto("/exercises/himmelblau-momentum")
     expect(page.locator("h1")).to_contain_text("Himmelblau")
     expect(page.locator("table")).to_contain_text(HIMMELBLAU)
-    page.locator("#code").fill(source("himmelblau-momentum/solution.py"))
+    paste(page, source("himmelblau-momentum/solution.py"))
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#score")).to_have_text("100")
-    size = wait_for_image(page, "#result img")
-    assert size["width"] > 0 and size["height"] > 0
+    # the result's picture becomes charts of its loss curves (curves.json), as for any problem
+    expect(page.locator("#result .charts .chart canvas").first).to_be_visible()
+    expect(page.locator("#result figure.plot")).to_have_attribute("data-charted", "yes")
     shot(page, "custom-problem-result")
 
 
