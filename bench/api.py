@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from timing import header, percentile, row
+from timing import header, percentile, row, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = (ROOT / "exercises" / "gd" / "solution.py").read_text()
@@ -58,17 +58,7 @@ def started_server(workers: int, threads: int) -> Iterator[str]:
             env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/health", timeout=5).ok:
-                        break
-                except requests.RequestException:  # not up yet
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start:\n"
-                                       + (Path(data) / "server.log").read_text()[-3000:])
-                time.sleep(0.2)
+            wait_for_server(url, process, Path(data) / "server.log", 60)
             yield url
         finally:
             process.terminate()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import requests
 
 
 def timings(action: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
@@ -33,3 +37,18 @@ def row(name: str, values: list[float], width: int = 58) -> str:
 def header(width: int = 58) -> str:
     """The column titles matching :func:`row`."""
     return f"{'(milliseconds)':<{width}} {'p50':>9} {'p99':>9} {'min':>9}"
+
+
+def wait_for_server(url: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
+    """Return once ``url``'s /health answers; RuntimeError with the tail of ``log`` when
+    ``process`` exits first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(f"{url}/health", timeout=5).ok:
+                return
+        except requests.RequestException:  # not up yet
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)

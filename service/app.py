@@ -21,8 +21,16 @@ from flask_smorest import Api
 
 from grader.grading import gdlab_version
 from grader.sandbox import Sandbox
-from service import web
-from service.api import catalogue, exercises, health, instructor, reference, submissions
+from service import web, web_analytics
+from service.api import (
+    analytics,
+    catalogue,
+    exercises,
+    health,
+    instructor,
+    reference,
+    submissions,
+)
 from service.api.common import API_PREFIX, caller
 from service.auth import instructor_hash, session_secret
 from service.config import Config, private_data_dir
@@ -78,6 +86,9 @@ def _api_settings(config: Config) -> dict[str, Any]:
         "RATELIMIT_ENABLED": config.service_limits.rate_limited,
         "RATELIMIT_STORAGE_URI": config.rate_limit_storage,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # the queue's name also names the counters: gdlab deployments (one per course)
+        # sharing one Redis keep budgets of their own
+        "RATELIMIT_KEY_PREFIX": config.queue_name,
         # counters in Redis (GDLAB_REDIS_URL): while Redis is down each process counts in
         # memory rather than failing the request (a submission is still kept, see /health)
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -169,9 +180,10 @@ def create_app(config: Config | None = None, *, sandbox: Sandbox | None = None) 
         atexit.register(state.close)
 
     api = GdlabApi(app)
-    for module in (health, exercises, submissions, reference, catalogue, instructor):
+    for module in (health, exercises, submissions, reference, catalogue, instructor, analytics):
         api.register_blueprint(module.blp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(web_analytics.bp)
     install_error_handlers(app)  # after Api: its handler is replaced by ours
 
     # application limits: one budget per client for the whole API (default limits would

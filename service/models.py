@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -92,6 +93,11 @@ class Submission(Base):
     """One submission: kept from the moment it arrives, whatever becomes of it."""
 
     __tablename__ = "submissions"
+    #: The class analytics read every submission of an exercise by student, status, score
+    #: and time: from this index alone, without visiting the rows (with their code, result
+    #: and job bytes).
+    __table_args__ = (Index("ix_submissions_analytics", "exercise", "student", "status",
+                            "score", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The id clients see: random, so submissions cannot be enumerated.
@@ -190,3 +196,40 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SubmissionDiagnosis(Base):
+    """One diagnosis of a graded submission, kept in a row of its own when the result is
+    written, so that the class analytics (``service/analytics.py``) count them with SQL
+    aggregates instead of reading every result's JSON."""
+
+    __tablename__ = "submission_diagnoses"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    #: Its place in the result's list (the grader names the closest match first).
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    diagnosis: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SubmissionCase(Base):
+    """How one case (visible or hidden) of a graded submission went over its learning
+    rates: how many runs it had and how many of them did not match the reference. Kept
+    when the result is written; the student never sees the hidden ones."""
+
+    __tablename__ = "submission_cases"
+    #: Counted per exercise from this index alone (a class has five or so rows per graded
+    #: submission: 100,000 for 1,000 students x 20 submissions).
+    __table_args__ = (Index("ix_submission_cases_analytics", "exercise", "case", "visible",
+                            "runs", "failed"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    case: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: The submission's exercise, again: the counts per case need no join then (a row is
+    #: written once, with its graded submission, whose exercise never changes).
+    exercise: Mapped[str] = mapped_column(String(64))
+    visible: Mapped[bool] = mapped_column(Boolean)
+    runs: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)

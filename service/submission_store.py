@@ -32,7 +32,7 @@ from grader.plots import plot_grade
 from grader.plots.curves import grade_curves
 from grader.preparation import PreparedExercise
 from grader.sandbox import SandboxBusyError, SandboxError, SourceRejectedError
-from service import callbacks
+from service import analytics, callbacks
 from service.models import FINAL_STATUSES, CallbackDelivery, Plot, Submission, utcnow
 from service.plots import kept_plot
 from service.state import Services
@@ -86,17 +86,20 @@ class AlreadyFinishedError(Exception):
     """Another start of the same submission wrote its result first."""
 
 
-def _finish(services: Services, submission: Submission, **values: Any) -> Submission:
+def _finish(services: Services, submission: Submission, graded: GradeResult | None = None,
+            **values: Any) -> Submission:
     """Write the outcome of grading, once: only while the submission is still ``grading``
-    (a worker thought dead may finish after another took the job over). A graded
-    submission with a callback URL gets its delivery in the same transaction, sent once
-    it is committed."""
+    (a worker thought dead may finish after another took the job over). In the same
+    transaction: with ``graded``, the facts the class analytics count; for a graded
+    submission with a callback URL, its delivery (sent once it is committed)."""
     delivery = None
     with services.db.session() as session:
         written = session.execute(
             update(Submission)
             .where(Submission.id == submission.id, Submission.status == "grading")
             .values(**values)).rowcount
+        if written and graded is not None:
+            session.add_all(analytics.facts_of(submission.id, graded))
         stored = session.get(Submission, submission.id)
         if stored is not None:
             session.refresh(stored)
@@ -157,7 +160,7 @@ def run_grading(services: Services, submission: Submission, exercise: Exercise) 
         raise
     elapsed = (time.perf_counter() - started) * 1000
     stored = _finish(
-        services, submission, status="graded", score=result.score,
+        services, submission, result, status="graded", score=result.score,
         exercise_version=exercise.version,
         result=json.dumps(result.to_dict(), allow_nan=False),
         instructor_result=json.dumps(result.instructor_view(), allow_nan=False),
