@@ -42,7 +42,8 @@ class ExerciseRun:
 
     ``problem`` is the problem object the run is on (its loss, gradient, data, start),
     handed to the exercise's kind as it is; ``problem_spec`` is how a sandboxed child
-    rebuilds that problem's gradient by name (``{"name", "options", "seed"}``).
+    rebuilds a built-in problem's gradient by name (``{"name", "options", "seed"}``; an
+    exercise's own problem travels whole instead, see :mod:`grader.kinds.update_rule`).
     """
 
     case_index: int

@@ -39,7 +39,8 @@ def spec_from(data: dict[str, Any]) -> RunSpec:
     """A :class:`RunSpec` from a validated request (or a canonical one): absent or null
     fields take the engine's defaults (the course example's)."""
     given = {name: value for name, value in data.items()
-             if value is not None and name not in _COMPONENTS and name != "engine"}
+             if value is not None and name not in _COMPONENTS
+             and name not in ("engine", "problem_fingerprint")}
     for name in _COMPONENTS:
         if data.get(name) is not None:
             given[name] = Component(data[name]["name"], dict(data[name].get("options") or {}))

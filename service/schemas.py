@@ -647,7 +647,8 @@ class ComponentSchema(StrictSchema):
 class ReferenceRequestSchema(StrictSchema):
     """POST /api/v1/reference/runs: a sweep of the reference engine."""
 
-    problem = fields.String(required=True, validate=validate.Length(min=1, max=40),
+    # an exercise's own problem is named "<exercise-id>/<name>" (up to 63 + 1 + 63)
+    problem = fields.String(required=True, validate=validate.Length(min=1, max=128),
                             metadata={"example": "linear-regression"})
     optimizer = fields.String(required=True, validate=validate.Length(min=1, max=40),
                               metadata={"example": "sgd"})

@@ -30,6 +30,7 @@ from markdown_it import MarkdownIt
 
 from grader.catalog import Exercise
 from grader.engine import OPTIMIZERS, PROBLEMS
+from grader.engine.problems import REGISTERED
 from service import csp
 from service import operations as ops
 from service.api.common import image_response, submission_links
@@ -343,7 +344,7 @@ def reference_page():
             error = refused.message
     return render_template(
         "reference.html", form=form, stored=stored, error=error,
-        problems=sorted(PROBLEMS), optimizers=OPTIMIZERS,
+        problems=[*sorted(PROBLEMS), *sorted(REGISTERED)], optimizers=OPTIMIZERS,
         request_json=json.dumps({name: body[name] for name in form}) if body else None,
         run_url=(url_for("reference.run", run_id=stored.id, _external=True)
                  if stored else None),

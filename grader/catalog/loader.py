@@ -17,6 +17,8 @@ from typing import Any
 from marshmallow import ValidationError
 
 import grader
+from grader.catalog import custom
+from grader.catalog.custom import custom_checks
 from grader.catalog.model import Exercise, course_position
 from grader.catalog.schema import ExerciseSchema, build_cases, build_mistakes
 from grader.engine.options import SpecError
@@ -101,13 +103,23 @@ def _read_text(path: Path, label: str) -> str:
 
 def load_exercise(directory: Path, limits: Limits | None = None,
                   sandbox_limits: SandboxLimits | None = None) -> Exercise:
-    """Read and check one exercise folder.
+    """Read and check one exercise folder (registering its own problems with the engine).
 
     Raises
     ------
     RefusedError
-        With every problem found, each naming its file and field.
+        With every problem found, each naming its file and field. The engine then knows
+        none of the folder's own problems, not even those of an earlier load.
     """
+    try:
+        return _load_exercise(directory, limits, sandbox_limits)
+    except RefusedError:
+        custom.forget(directory.name)
+        raise
+
+
+def _load_exercise(directory: Path, limits: Limits | None,
+                   sandbox_limits: SandboxLimits | None) -> Exercise:
     limits = limits or Limits()
     code_limit = (sandbox_limits or SandboxLimits()).code_limit
     base = f"exercises/{directory.name}"
@@ -125,6 +137,23 @@ def load_exercise(directory: Path, limits: Limits | None = None,
     if data["id"] != directory.name:
         errors.append(CatalogError(toml_label, "id",
                                    f"must match the folder name {directory.name!r}"))
+    builders, problem_errors = custom.load_problems(directory, data["id"], data["problems"],
+                                                    toml_label)
+    errors += [CatalogError(e.path, e.field, e.message) for e in problem_errors]
+    if problem_errors:
+        raise RefusedError(errors)
+    for case in data["cases"]:
+        case["problem"] = custom.qualify(case["problem"], data["id"],
+                                         [p["name"] for p in data["problems"]])
+    custom.register(builders)
+    return _checked(directory, data, errors, base=base, toml_label=toml_label, limits=limits,
+                    code_limit=code_limit)
+
+
+def _checked(directory: Path, data: dict[str, Any], errors: list[CatalogError], *, base: str,
+             toml_label: str, limits: Limits, code_limit: int) -> Exercise:
+    """The exercise of a schema-checked ``exercise.toml`` (its own problems registered),
+    with its files read and every check run."""
     texts = {name: _read_text(directory / name, f"{base}/{name}") for name in FILES[1:]}
     sources = {}
     for mistake in data["mistakes"]:
@@ -141,6 +170,7 @@ def load_exercise(directory: Path, limits: Limits | None = None,
     errors += _check_cases(exercise, toml_label, limits)
     errors += _check_code(exercise, base, code_limit)
     errors += _check_diagnoses(exercise, toml_label)
+    errors += custom_checks(exercise, toml_label)
     if errors:
         raise RefusedError(errors)
     return exercise

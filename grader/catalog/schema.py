@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from grader.catalog.custom import ProblemSchema
 from grader.catalog.model import Case, Mistake, Reference, Scoring
 from grader.kinds import NAMES as KINDS
 
@@ -122,6 +123,9 @@ class ExerciseSchema(Schema):
                         validate=validate.Length(min=1, max=20))
     mistakes = fields.List(fields.Nested(MistakeSchema), load_default=list)
     diagnoses = fields.List(fields.Nested(DiagnosisSchema), load_default=list)
+    # the exercise's own data sets and problems (grader/catalog/custom.py)
+    problems = fields.List(fields.Nested(ProblemSchema), load_default=list,
+                           validate=validate.Length(max=10))
 
     @validates_schema
     def cases_are_complete(self, data: dict[str, Any], **_: Any) -> None:

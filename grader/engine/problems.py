@@ -38,7 +38,8 @@ class Minimum:
     """Where a problem's loss is smallest, and the loss there."""
 
     point: Array
-    value: float
+    #: None where the minimum is not known (an instructor's problem may not say).
+    value: float | None
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ class Problem(ABC):
     @abstractmethod
     def gradient_data(self) -> dict[str, Any]:
         """What the gradient's formula needs besides ``theta`` and ``batch``."""
+
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The data a gradient exercise hands the student: inputs ``X`` and targets ``y``.
+        Only data problems have it; the others raise ValueError."""
+        raise ValueError(f"{self.name} has no data for a gradient exercise")
 
     @abstractmethod
     def classic_start(self) -> Array:
@@ -275,6 +281,10 @@ class LinearRegression(Problem):
     def gradient_data(self) -> dict[str, Any]:
         """The data points."""
         return {"X": self.X, "y": self.y}
+
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The inputs x (one feature, shape (n,)) and the targets."""
+        return self.X, self.y
 
 
 def quadratic_gradient(theta: Array, batch: Any, *, curvatures: Array) -> Array:
@@ -505,6 +515,10 @@ class LogisticRegression(Problem):
         """The data points (with their constant feature), labels and L2 strength."""
         return {"features": self.features, "y": self.y, "lam": self.lam}
 
+    def exercise_data(self) -> tuple[Array, Array]:
+        """The two features (without the constant one) and the labels."""
+        return self.features[:, :2], self.y
+
     @functools.cached_property
     def minimum(self) -> Minimum:  # type: ignore[override]
         """Found by Newton's method (when first asked for)."""
@@ -526,13 +540,35 @@ PROBLEMS: dict[str, type[Problem]] = {
 }
 
 
+#: Problems an exercise folder defines (its data sets, an instructor's module), by their
+#: exercise-qualified name ``"<exercise-id>/<name>"``: built for a seed. The catalog
+#: registers them as it loads the folders (:mod:`grader.catalog.custom`).
+REGISTERED: dict[str, Callable[[int | None], Problem]] = {}
+
+
+def register_problem(name: str, build: Callable[[int | None], Problem]) -> None:
+    """Make ``make_problem(name)`` build ``build(seed)``; a later registration of the same
+    name replaces it (an exercise loaded again).
+
+    Examples
+    --------
+    >>> register_problem("demo/bowl", lambda seed: Quadratic(4.0, seed=seed))
+    >>> make_problem("demo/bowl").hessian[1, 1]
+    np.float64(4.0)
+    >>> del REGISTERED["demo/bowl"]
+    """
+    if "/" not in name:
+        raise ValueError(f"a registered problem's name is exercise-qualified, got {name!r}")
+    REGISTERED[name] = build
+
+
 def make_problem(name: str, options: dict[str, Any] | None = None, seed: int | None = None):
     """Build a problem by name with validated options.
 
     Parameters
     ----------
     name : str
-        One of :data:`PROBLEMS`.
+        One of :data:`PROBLEMS`, or an exercise's own (:data:`REGISTERED`).
     options : dict, optional
         The problem's own settings (see each class's ``options``).
     seed : int or None
@@ -549,6 +585,10 @@ def make_problem(name: str, options: dict[str, Any] | None = None, seed: int | N
     >>> make_problem("quadratic", {"condition": 100}).hessian[1, 1]
     np.float64(100.0)
     """
+    if isinstance(name, str) and name in REGISTERED:
+        if options:
+            raise SpecError("problem_options", f"{name} has no options, got {', '.join(options)}")
+        return REGISTERED[name](seed)
     cls = lookup("problem", "problem", PROBLEMS, name)
     resolved = resolve_options("problem_options", cls.options, options)
     return cls(**resolved, seed=seed)

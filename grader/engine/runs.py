@@ -158,6 +158,9 @@ class Plan:
                            else spec.batch_size),
             "tolerance": float(spec.tolerance),
             "engine": ENGINE_VERSION,
+            # an exercise's own problem: its data or code, so that a changed one is a new run
+            **({"problem_fingerprint": self.problem.fingerprint}
+               if getattr(self.problem, "fingerprint", None) else {}),
         }
 
     def rule(self) -> ComposedRule:

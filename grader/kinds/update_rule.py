@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from grader.engine import variants
+from grader.engine.custom import job_spec
 from grader.engine.optimizers import get_optimizer
 from grader.engine.regularizers import make_clip, make_regularizer
 from grader.engine.rules import compose
@@ -44,9 +45,12 @@ if TYPE_CHECKING:
 
 def job_run(run: ExerciseRun) -> UpdateRuleRun:
     """A run as an update-rule job takes it: start, per-step rates, hyper-parameters,
-    mini-batches and the problem whose gradient the child computes."""
+    mini-batches and the problem whose gradient the child computes: a built-in one by
+    name, options and seed; an exercise's own whole (its data, or its module's source:
+    the child cannot read the exercise's files), see :func:`grader.engine.custom.job_spec`."""
     return UpdateRuleRun(x0=run.x0, lrs=run.step_rates, hyper=dict(run.case.hyper),
-                         batches=run.batches, problem=run.problem_spec)
+                         batches=run.batches,
+                         problem=job_spec(run.problem) or run.problem_spec)
 
 
 def in_process(rule: Rule, runs: Sequence[ExerciseRun]) -> Trajectories:

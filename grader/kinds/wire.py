@@ -116,7 +116,8 @@ class SteppedRun:
 @dataclass(frozen=True)
 class UpdateRuleRun(SteppedRun):
     """A run of an update-rule job: the child computes the gradient of ``problem`` (a
-    ``{"name", "options", "seed"}`` spec; None: the job's problem)."""
+    ``{"name", "options", "seed"}`` spec, or an exercise's own problem as
+    :func:`grader.engine.custom.job_spec` writes it; None: the job's problem)."""
 
     problem: Mapping[str, Any] | None = None
 

@@ -118,15 +118,15 @@ def find_submission(folder: Path, entry: str) -> Path:
 
 
 def entry_of(exercise_dir: Path) -> str:
-    """The function an exercise folder asks for (from its exercise.toml, before the
-    catalog and numpy load), for the sentence of a missing file."""
+    """The function an exercise folder asks for (from its exercise.toml's kind, before
+    the catalog loads), for the sentence of a missing file."""
     import tomllib  # noqa: PLC0415
 
-    from grader.catalog.model import ENTRY_POINTS  # noqa: PLC0415
+    from grader import kinds  # noqa: PLC0415
 
     try:
         kind = tomllib.loads((exercise_dir / "exercise.toml").read_text())["kind"]
-        return ENTRY_POINTS[kind][0]
+        return kinds.get(kind).entry
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "update"
 

@@ -164,13 +164,14 @@ def prepare_update_rule(job: dict[str, Any], arrays: dict[str, Array]) -> list[A
 
     Only each problem's :class:`~grader.engine.problems.Gradient` is kept, and the specs
     they were built from are dropped: the student's code, which can reach every object
-    of this process, finds no problem, no minimum and no Hessian.
+    of this process, finds no problem, no minimum and no Hessian. (An exercise's own
+    module is the exception: its gradient keeps the module's globals; see
+    :func:`grader.engine.custom.job_gradient`.)
     """
-    problems = importlib.import_module("grader.engine.problems")
+    custom = importlib.import_module("grader.engine.custom")
     specs = job.pop("problems")
-    return [problems.make_problem(spec["name"], spec.get("options") or {},
-                                  spec.get("seed")).gradient()
-            for spec in specs]
+    # a built-in problem by name; an exercise's own from its data or its module's source
+    return [custom.job_gradient(spec, arrays) for spec in specs]
 
 
 def execute_update_rule(job, arrays, entry: Callable[..., Any], gradients, describe):
@@ -252,12 +253,13 @@ def _no_context(job: dict[str, Any], arrays: dict[str, Array]) -> None:
 
 
 #: Modules a kind's loop needs: the update-rule loop computes the problems' gradients.
-MODULES = {"update_rule": ("grader.engine.problems",), "gradient": (), "schedule": ()}
+MODULES = {"update_rule": ("grader.engine.problems", "grader.engine.custom"), "gradient": (),
+           "schedule": ()}
 #: Modules a kind's children must never have in memory: what that kind grades (the
 #: reference optimizers, gradients, schedules) and what would compute it.
 FORBIDDEN = {
     "update_rule": ("grader.engine.optimizers", "grader.engine.runs", "grader.engine.variants"),
-    "gradient": ("grader.engine.problems", "grader.engine.runs"),
+    "gradient": ("grader.engine.problems", "grader.engine.custom", "grader.engine.runs"),
     "schedule": ("grader.engine.schedules", "grader.engine.runs"),
 }
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.engine import OPTIMIZERS, PROBLEMS
+from grader.engine import OPTIMIZERS, PROBLEMS, make_problem
+from grader.engine.problems import REGISTERED
 from service.api.common import API_PREFIX, Blueprint
 from service.schemas import CatalogueSchema, LimitsSchema
 from service.state import services
@@ -16,10 +17,16 @@ blp = Blueprint("catalogue", __name__, url_prefix=API_PREFIX,
 @blp.route("/problems")
 @blp.response(200, CatalogueSchema)
 def problems() -> dict[str, Any]:
-    """The problems of reference runs, each setting with its type, default and range."""
-    return {"items": [{"name": name, "summary": cls.summary,
-                       "options": [option.describe() for option in cls.options]}
-                      for name, cls in PROBLEMS.items()]}
+    """The problems of reference runs, each setting with its type, default and range; an
+    exercise's own problems (its data sets, its instructor's module) follow, named
+    ``<exercise-id>/<name>``."""
+    builtin = [{"name": name, "summary": cls.summary,
+                "options": [option.describe() for option in cls.options]}
+               for name, cls in PROBLEMS.items()]
+    # the exercises' own data sets and problems, by "<exercise-id>/<name>" (no options)
+    own = [{"name": name, "summary": make_problem(name).summary, "options": []}
+           for name in sorted(REGISTERED)]
+    return {"items": builtin + own}
 
 
 @blp.route("/optimizers")

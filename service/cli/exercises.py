@@ -7,6 +7,8 @@ bundled ones).
   mistakes in the sandbox (CI runs this); exit status 1 when one check fails;
 - ``gdlab exercises fetch ID``: download a starter from a *server*
   (see :mod:`service.cli.submit`);
+- ``gdlab exercises new ID --kind KIND``: start a new exercise folder that passes the
+  check at once (see :mod:`service.cli.scaffold`);
 - ``gdlab exercises notebook ID [-o FILE] [--force]``: the exercise as a Jupyter notebook,
   ready to submit from (:mod:`gdlab.notebook`).
 """
@@ -16,13 +18,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from service.cli import submit
+from service.cli import scaffold, submit
 from service.cli.common import Parser, UsageError, catalog, exercise, grader
 from service.report import table
 
 
 def add_commands(commands) -> None:
-    """``gdlab exercises list|show|check|fetch``."""
+    """``gdlab exercises list|show|check|fetch|new|notebook``."""
     exercises = commands.add_parser("exercises", help="list, show and check the exercises")
     actions = exercises.add_subparsers(dest="action", required=True, parser_class=Parser)
     listing = actions.add_parser("list", help="every exercise, one line each")
@@ -35,6 +37,7 @@ def add_commands(commands) -> None:
     check.add_argument("id", nargs="?", help="one exercise (default: all)")
     check.set_defaults(handler=check_command)
     submit.add_fetch(actions)
+    scaffold.add_new(actions)
     notebook = actions.add_parser(
         "notebook", help="write an exercise as a Jupyter notebook, ready to submit from",
         description="Write ID as a notebook: the statement, the contract, the starter code "

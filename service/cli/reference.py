@@ -11,6 +11,7 @@ Examples
     gdlab reference --problem rosenbrock --optimizer adam --lr 0.01 0.05 --epochs 500
     gdlab reference --optimizer sgd --set momentum=0.9 --set nesterov=true --json
     gdlab reference --problem quadratic:condition=100 --schedule cosine:T_max=50
+    gdlab reference --problem himmelblau-momentum/himmelblau --optimizer sgd --lr 0.01
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from grader.engine import (
 )
 from grader.engine.runs import SEED_EPOCHS, SEED_LEARNING_RATES, execute
 from service.cli.common import (
+    catalog,
     config,
     number,
     parse_assignment,
@@ -175,6 +177,8 @@ def format_table(result: SweepResult) -> str:
 def reference_command(args: argparse.Namespace) -> int:
     """Run the sweep the arguments describe; print it (table or JSON), draw it."""
     spec = spec_from_args(args)
+    if "/" in spec.problem:  # an exercise's own problem: loading the catalog registers it
+        catalog()
     limits = config().limits
     fmt = plot_format(args.plot)
     limits.check_spec(spec)

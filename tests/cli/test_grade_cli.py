@@ -101,8 +101,9 @@ def test_exercises_list_is_in_course_order(capsys):
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split()[0] == "id"
     assert [row.split()[0] for row in rows] == [
-        "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov",
-        "lr-step-decay", "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+        "gd", "mse-gradient", "anscombe-gradient", "l2-gd", "minibatch-sgd", "momentum",
+        "nesterov", "lr-step-decay", "adagrad", "rmsprop", "adam", "adamw", "clip-norm",
+        "l1-proximal", "himmelblau-momentum",
     ]
 
 

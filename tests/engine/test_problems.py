@@ -122,3 +122,16 @@ def test_every_problem_is_in_the_catalogue_with_a_summary():
     assert set(PROBLEMS) == {
         "linear-regression", "quadratic", "rosenbrock", "beale", "logistic-regression"}
     assert all(cls.summary for cls in PROBLEMS.values())
+
+
+def test_the_data_a_gradient_exercise_hands_over_comes_from_the_problem():
+    linear = make_problem("linear-regression", {"n_samples": 12})
+    X, y = linear.exercise_data()
+    assert X is linear.X and y is linear.y and X.shape == (12,)
+    logistic = make_problem("logistic-regression", {"n_samples": 10})
+    X, y = logistic.exercise_data()
+    # the two features the student sees, not the constant one the gradient uses
+    assert X.shape == (10, 2) and np.array_equal(X, logistic.features[:, :2])
+    for name in ("quadratic", "rosenbrock", "beale"):
+        with pytest.raises(ValueError, match=f"{name} has no data for a gradient exercise"):
+            make_problem(name).exercise_data()

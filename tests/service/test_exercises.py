@@ -17,8 +17,9 @@ CATALOG = load_catalog()
 IDS = sorted(CATALOG.exercises)
 #: The bundled exercises as the course teaches them (``order`` in their exercise.toml).
 COURSE_ORDER = [
-    "gd", "mse-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov", "lr-step-decay",
-    "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+    "gd", "mse-gradient", "anscombe-gradient", "l2-gd", "minibatch-sgd", "momentum", "nesterov",
+    "lr-step-decay", "adagrad", "rmsprop", "adam", "adamw", "clip-norm", "l1-proximal",
+    "himmelblau-momentum",
 ]
 DETAIL_FIELDS = {"id", "title", "version", "kind", "summary", "links", "statement", "starter",
                  "contract", "visible_cases", "hidden_cases", "scoring"}
@@ -131,18 +132,18 @@ def test_reload_reads_the_folders_again_and_names_a_broken_exercise(make_app, ex
     app = make_app(exercises_dir=exercises_dir)
     client = app.test_client()
     assert client.post(f"{API}/exercises/reload", headers=INSTRUCTOR).get_json() == {
-        "exercises": 13, "errors": []}
+        "exercises": 15, "errors": []}
     toml = exercises_dir / "adam" / "exercise.toml"
     toml.write_text(toml.read_text().replace("beta1 = 0.9,", "beta1 = 1.0,", 1))
     shutil.rmtree(exercises_dir / "gd")
     response = client.post(f"{API}/exercises/reload", headers=INSTRUCTOR)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["exercises"] == 11
+    assert body["exercises"] == 13
     assert len(body["errors"]) == 1
     assert "adam" in body["errors"][0] and "beta1" in body["errors"][0]
     ids = [item["id"] for item in client.get(f"{API}/exercises").get_json()["items"]]
-    assert "adam" not in ids and "gd" not in ids and len(ids) == 11
+    assert "adam" not in ids and "gd" not in ids and len(ids) == 13
     assert_error(client.get(f"{API}/exercises/gd"), 404)
     assert client.get("/health").get_json()["exercise_errors"] == 1
 

@@ -16,7 +16,7 @@ def test_health_reports_the_service_able_to_grade(client, sandbox):
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok"
-    assert body["exercises"] == 13 == len(load_catalog().exercises)
+    assert body["exercises"] == 15 == len(load_catalog().exercises)
     assert body["exercise_errors"] == 0
     assert body["database"] is True
     assert body["version"] == gdlab_version() and body["engine_version"] == ENGINE_VERSION

@@ -105,9 +105,9 @@ def test_the_index_links_every_exercise(browser, app):
 def test_the_index_lists_the_exercises_in_course_order(browser):
     page = get_page(browser, "/")
     links = re.findall(r'href="/exercises/([a-z0-9-]+)"', page)
-    assert links[:3] == ["gd", "mse-gradient", "l2-gd"]
+    assert links[:4] == ["gd", "mse-gradient", "anscombe-gradient", "l2-gd"]
     assert links.index("momentum") < links.index("adam") < links.index("adamw")
-    assert links[-1] == "l1-proximal" and len(links) == 13
+    assert links[-1] == "himmelblau-momentum" and len(links) == 15
 
 
 def test_the_exercise_page_has_the_starter_in_its_editor(browser):

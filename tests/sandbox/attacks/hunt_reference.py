@@ -6,9 +6,11 @@ import importlib
 import os
 import sys
 
+# what an update-rule child needs: the problems' gradients (the engine's, and the
+# exercises' own from grader.engine.custom) and the options they are validated with
+NEEDED = ("grader.engine.problems", "grader.engine.options", "grader.engine.custom")
 found = [name for name in sys.modules
-         if name.startswith("grader.engine.") and name != "grader.engine.problems"
-         and name != "grader.engine.options"]
+         if name.startswith("grader.engine.") and name not in NEEDED]
 for thing in gc.get_objects():
     name = getattr(thing, "__name__", "")
     if isinstance(name, str) and (name.endswith("_step") or name in ("OptimizerDef", "sweep")):

@@ -1,0 +1,7 @@
+import numpy as np
+
+
+def gradient(params, X, y, **hyper):
+    w, b = params[:-1], params[-1]
+    residual = y - (X @ w + b)
+    return np.append(-2 * X.T @ residual, -2 * np.sum(residual))
