@@ -123,7 +123,11 @@ def submissions(query: dict[str, Any], headers: dict[str, Any],
     final = ops.submit(services(), caller(), body, wait=seconds)
     data = shown(final)
     headers = {"Location": data["links"]["self"]}
-    if final.status == "graded":
+    # through the queue, a client that asked not to wait gets 202 even when a fast worker
+    # already graded it (the submission as it is now; it polls Location like any other);
+    # grading in this process has the grade at once: 201
+    asked_not_to_wait = seconds <= 0 and services().queue is not None
+    if final.status == "graded" and not asked_not_to_wait:
         return data, 201, headers
     if parse_prefer(prefer)[0]:
         headers["Preference-Applied"] = "respond-async"
