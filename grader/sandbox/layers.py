@@ -278,6 +278,7 @@ def isolate(plan: ChildPlan) -> None:
         _arm_pdeathsig(plan.runner_pid)
     if "session" in layers:
         os.setsid()
+        keep_niceness_in_new_session()
     flags = 0
     for name, flag in NAMESPACE_FLAGS.items():
         if name in layers:
@@ -292,6 +293,28 @@ def isolate(plan: ChildPlan) -> None:
         for kind, soft, hard in plan.rlimits:
             if kind != resource.RLIMIT_NPROC:
                 resource.setrlimit(kind, (soft, hard))
+
+
+#: Where Linux shows, and lets a process change, the nice value of its autogroup.
+AUTOGROUP = "/proc/self/autogroup"
+
+
+def keep_niceness_in_new_session() -> None:
+    """Give this process's new autogroup its own nice value (best effort).
+
+    Where the kernel groups processes by session for scheduling (``autogroup``, on by
+    default on many distributions), ``setsid`` starts a new group that competes for the CPU
+    as a whole at nice 0, whatever the nice value of the processes in it: every job would
+    take a full share from the web service, and the runner's low priority would be lost.
+    Writing the process's nice value to :data:`AUTOGROUP` restores it. Nothing happens
+    where the file is absent (no autogroup, or a container's cgroup decides) or may not
+    be written.
+    """
+    try:
+        with open(AUTOGROUP, "w") as autogroup:
+            autogroup.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
+    except OSError:
+        pass
 
 
 def _arm_pdeathsig(runner_pid: int) -> None:

@@ -61,6 +61,28 @@ def test_session(sandbox):
     assert result.stdout.split() == ["True", "True"]
 
 
+def test_a_new_session_keeps_its_low_priority_where_the_kernel_groups_by_session():
+    # what a job does after setsid, in a process of its own (a session leader, as a job
+    # is): with autogroup on, its group must take the job's nice value, or the job would
+    # compete with the web service at full weight
+    probe = textwrap.dedent("""
+        import os
+        from grader.sandbox import layers
+        os.setpriority(os.PRIO_PROCESS, 0, 12)
+        layers.keep_niceness_in_new_session()
+        try:
+            print(open(layers.AUTOGROUP).read().strip())
+        except OSError:
+            print("no autogroup here")
+    """)
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           timeout=30, start_new_session=True, check=True).stdout.strip()
+    if Path("/proc/self/autogroup").exists():
+        assert shown.endswith("nice 12"), shown
+    else:
+        assert shown == "no autogroup here"
+
+
 def test_network_namespace_has_no_way_out(tmp_path):
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.5)
