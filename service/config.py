@@ -48,6 +48,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                               "link-local or private addresses"),
     "GDLAB_MAX_REQUEST_BYTES": ("2097152", "largest request body (413 beyond)"),
     "GDLAB_MAX_PAGE_SIZE": ("200", "largest page of a listing"),
+    "GDLAB_ACCEPTING_AT_ONCE": ("1", "submissions one web process stores and queues at the "
+                                     "same moment (job queue); more wait their turn"),
     "GDLAB_EXERCISES_DIR": ("(the bundled exercises)", "a folder of exercise folders"),
     "GDLAB_SANDBOX_SOCKET": ("(a runner started with the service)",
                              "the UNIX socket of a separate `gdlab sandbox-server`"),

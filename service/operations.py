@@ -26,7 +26,8 @@ drawn), :mod:`service.reference_store` (reference runs kept by their canonical r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,30 @@ def checked_callback(state: Services, url: str | None) -> str | None:
                        ) from None
 
 
+#: Seconds a submission waits for its turn to be stored and queued before it goes ahead
+#: anyway: the turns are there for the reads' latency, never a reason to hold a student
+#: long (say, while every turn waits on an unreachable Redis).
+TURN_WAIT = 2.0
+
+
+@contextmanager
+def accepting_turn(state: Services) -> Iterator[None]:
+    """One of the process's turns to store and queue a submission
+    (``ServiceLimits.accepting_at_once``), or none after :data:`TURN_WAIT` seconds.
+
+    Why: in a deadline burst every thread of a web process could be storing a submission
+    (Python, then the database, then Redis) and a student polling their result would wait
+    behind all of them for the interpreter lock; with one turn per process the threads
+    left over serve reads at once and the burst is accepted no slower.
+    """
+    turn = state.accepting.acquire(timeout=TURN_WAIT)
+    try:
+        yield
+    finally:
+        if turn:
+            state.accepting.release()
+
+
 def submit(state: Services, who: Caller, request: SubmissionRequest, *,
            wait: float = 0.0) -> Submission:
     """Keep a submission and grade it: here and now (no job queue), or through the queue,
@@ -197,9 +222,10 @@ def submit(state: Services, who: Caller, request: SubmissionRequest, *,
         except store.GradingFailedError as failed:
             raise grading_failure(failed) from None
         return graded.submission
-    kept = store.keep(state, exercise, code, student, student_id, queued=True,
-                      callback_url=callback_url)
-    queued = jobs.try_enqueue(state.queue, kept.id, 1, jobs.timeout_of(state.config))
+    with accepting_turn(state):
+        kept = store.keep(state, exercise, code, student, student_id, queued=True,
+                          callback_url=callback_url)
+        queued = jobs.try_enqueue(state.queue, kept.id, 1, jobs.timeout_of(state.config))
     # Redis down: kept, and queued by the reconciler once it is back; no use waiting now
     final = store.wait_for(state, kept.id, wait if queued else 0.0)
     if final.status in FINAL_STATUSES and final.status != "graded":

@@ -49,8 +49,12 @@ class Services:
     _checked: float = field(default=0.0, init=False)
     _swept: float = field(default=float("-inf"), init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    #: Turns to store and queue a submission (ServiceLimits.accepting_at_once).
+    accepting: threading.BoundedSemaphore = field(init=False)
 
     def __post_init__(self) -> None:
+        self.accepting = threading.BoundedSemaphore(
+            self.config.service_limits.accepting_at_once)
         self._load(self._stored_generation())
 
     def _load(self, generation: int) -> None:
