@@ -113,6 +113,44 @@ def enqueue(queue: Queue, submission_id: int, attempt: int, job_timeout: int) ->
                           ident)
 
 
+def done_key(queue_name: str, submission_id: int) -> str:
+    """The list a worker pushes to when it has finished a submission (:func:`announce_done`)."""
+    return f"gdlab:{queue_name}:done:{submission_id}"
+
+
+#: Seconds a "finished" signal waits for a request that may still come to wait for it.
+DONE_TTL = 60
+#: Longest single wait for the signal (below the web tier's 2-s Redis read timeout); the
+#: waiting request looks at the database between two, so that a submission finished
+#: without a signal (failed by the reconciler, Redis restarted) is seen within a second.
+DONE_WAIT_STEP = 1.0
+
+
+def announce_done(queue: Queue | None, submission_id: int) -> None:
+    """Wake the request waiting for ``submission_id``'s grade, if one does (best effort:
+    it also looks at the database every :data:`DONE_WAIT_STEP`)."""
+    if queue is None:
+        return
+    key = done_key(queue.name, submission_id)
+    try:
+        with queue.connection.pipeline() as pipe:
+            pipe.rpush(key, 1).expire(key, DONE_TTL).execute()
+    except REDIS_ERRORS as error:
+        log.warning("could not announce that submission %s is done: %s", submission_id, error)
+
+
+def wait_done(queue: Queue, submission_id: int, seconds: float) -> bool | None:
+    """Wait up to ``seconds`` (at most :data:`DONE_WAIT_STEP`) for a worker's signal that
+    ``submission_id`` is finished, holding no CPU meanwhile (BLPOP): True when it came,
+    False when the time ran out, None when Redis cannot be reached (wait otherwise)."""
+    step = max(0.01, min(seconds, DONE_WAIT_STEP))
+    try:
+        return queue.connection.blpop([done_key(queue.name, submission_id)],
+                                      timeout=step) is not None
+    except REDIS_ERRORS:
+        return None
+
+
 def started(queue: Queue | None, job: Job | None) -> None:
     """A worker took ``job``: it no longer waits (nothing if either is None)."""
     if queue is not None and job is not None:
@@ -149,7 +187,7 @@ PRUNE_INTERVAL = 30.0
 _pruned_at = [float("-inf")]
 
 
-def prunewaiting_key(db: Database, queue: Queue) -> list[str]:
+def prune_waiting(db: Database, queue: Queue) -> list[str]:
     """Drop from the waiting set the jobs whose submission no longer waits for that start
     (a job RQ dropped without running it); the jobs dropped."""
     members = [m.decode() if isinstance(m, bytes) else m
@@ -298,7 +336,7 @@ def reconcile(db: Database, queue: Queue, max_attempts: int, job_timeout: int,
                        done=done)
     if time.monotonic() - _pruned_at[0] >= PRUNE_INTERVAL:
         _pruned_at[0] = time.monotonic()
-        prunewaiting_key(db, queue)
+        prune_waiting(db, queue)
     return done
 
 

@@ -77,6 +77,7 @@ def grade_job(submission_id: int) -> str:
     finally:
         info.current = None
         info.jobs_done += 1
+    jobs.announce_done(services.queue, submission_id)  # a POST may be waiting for it
     log.info("submission %s: %s", submission_id, outcome)
     return outcome
 

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from grader.limits import ServiceLimits
 from service import callbacks
+from service import operations as ops
 from service import queue as jobs
 from service import submission_store as store
 from service.models import CallbackDelivery, Submission, utcnow
@@ -112,6 +113,105 @@ def test_a_worker_grades_it_once_and_the_waiting_request_answers_201(
     # the same job again (a duplicate enqueue, a worker thought dead): nothing is rewritten
     assert store.grade_stored(state, stored.id, "another") == "skipped"
     assert row(queued_app, body["id"]).graded_at == stored.graded_at
+
+
+def test_a_process_stores_and_queues_only_so_many_submissions_at_once(
+        make_app: Callable[..., Flask], redis_server: RedisServer, queue_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    queued_app = make_app(redis_url=redis_server.url, queue_name=queue_name,
+                          service_limits=ServiceLimits(rate_limit="off", accepting_at_once=2))
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    keep = store.keep
+
+    def slow_keep(*args: Any, **kwargs: Any) -> Submission:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.15)  # long enough for all the other posts to arrive meanwhile
+        try:
+            return keep(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(store, "keep", slow_keep)
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(post_async(queued_app.test_client()).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [202] * 6  # the others waited their turn: none refused
+    assert most[0] == 2
+
+
+def test_a_submission_whose_turn_does_not_come_goes_ahead_anyway(
+        make_app: Callable[..., Flask], redis_server: RedisServer, queue_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    queued_app = make_app(redis_url=redis_server.url, queue_name=queue_name,
+                          service_limits=ServiceLimits(rate_limit="off", accepting_at_once=1))
+    monkeypatch.setattr(ops, "TURN_WAIT", 0.2)
+    state = services_of(queued_app)
+    assert state.accepting.acquire(timeout=1)  # the one turn, held as if by a stuck request
+    try:
+        started = time.monotonic()
+        answer = post_async(queued_app.test_client())
+        waited = time.monotonic() - started
+    finally:
+        state.accepting.release()
+    assert answer.status_code == 202 and answer.get_json()["status"] == "queued"
+    assert waited >= 0.2
+    # and the turn it never had is not given back: the next one still gets its turn
+    assert state.accepting.acquire(timeout=1)
+    state.accepting.release()
+
+
+def test_the_finished_signal_is_kept_for_its_waiter_and_absent_otherwise(
+        queued_app: Flask) -> None:
+    queue = services_of(queued_app).queue
+    assert queue is not None
+    assert jobs.wait_done(queue, 41, 0.05) is False  # nothing announced: the time runs out
+    jobs.announce_done(queue, 41)  # before anyone waits: kept for the waiter to come
+    assert jobs.wait_done(queue, 41, 5) is True
+    assert queue.connection.ttl(jobs.done_key(queue.name, 41)) == -2  # taken, gone
+    jobs.announce_done(queue, 42)
+    assert 0 < queue.connection.ttl(jobs.done_key(queue.name, 42)) <= jobs.DONE_TTL
+
+
+def test_the_finished_signal_without_redis_is_none(make_app: Callable[..., Flask]) -> None:
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")  # nobody listens
+    queue = services_of(app).queue
+    assert queue is not None
+    jobs.announce_done(queue, 7)  # logged, not raised
+    assert jobs.wait_done(queue, 7, 0.5) is None
+
+
+def test_a_waiting_request_answers_on_the_workers_signal_not_on_its_next_look(
+        queued_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = services_of(queued_app)
+    monkeypatch.setattr(jobs, "DONE_WAIT_STEP", 1.8)  # its looks at the database: 1.8 s apart
+    kept = row(queued_app, post_async(queued_app.test_client()).get_json()["id"])
+    returned: list[tuple[Submission, float]] = []
+
+    def waiter() -> None:
+        found = store.wait_for(state, kept.id, 30)
+        returned.append((found, time.monotonic()))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.3)  # it has looked once, and waits for the signal
+    assert store.grade_stored(state, kept.id, "test-worker") == "graded"
+    announced = time.monotonic()
+    jobs.announce_done(state.queue, kept.id)
+    thread.join(30)
+    found, at = returned[0]
+    assert found.status == "graded"
+    assert at - announced < 0.5  # woken by the signal, long before its next look
 
 
 def test_a_rejected_queued_submission_says_why(queued_app: Flask) -> None:
