@@ -22,6 +22,9 @@ and removes everything at the end.
    length (GET /api/v1/queue, every 0.2 s), /health p99 and GET /submissions/{id} p99
    while it lasts (target < 50 ms; also split into while the 1,000 POSTs are being
    accepted and while the queue drains), and how many were lost (not graded): must be 0.
+   The probe runs in a process of its own (a student polling from elsewhere shares no
+   interpreter lock with the load generator); ``--client-nice 10`` also runs the posting
+   threads at a low priority, as if the clients were other machines.
 
 ``--burst-only`` runs part 3 alone. ``--pin`` is a deployment variant: the web server
 pinned to CPU 0 and the workers (and their sandbox runners) to CPU 1 with ``taskset``
@@ -32,6 +35,7 @@ workers only lower their priority (``GDLAB_WORKER_NICE``, 10 by default).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import socket
@@ -41,9 +45,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from multiprocessing.queues import Queue as MPQueue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import requests
@@ -180,26 +186,47 @@ def throughput(url: str, clients: int, seconds: float) -> float:
     return sum(done) / (time.monotonic() - started)
 
 
-def burst(url: str, count: int, clients: int) -> dict[str, float]:
-    """POST ``count`` submissions without waiting, drain them, and watch the service."""
-    stop = threading.Event()
-    health: list[tuple[float, float]] = []  # (when, milliseconds)
+def probe(url: str, stop: EventType, ids: MPQueue, found: MPQueue) -> None:
+    """Time GET /health and GET /submissions/{id} (of a submission from the middle of the
+    burst so far) every 20 ms until ``stop``; put the (when, milliseconds) lists on
+    ``found``. Runs in a process of its own: a student polling from their own machine
+    shares no interpreter lock with the 16 clients of the load generator, so neither may
+    the probe, or it would time the load generator's lock as well as the server."""
+    health: list[tuple[float, float]] = []
     reads: list[tuple[float, float]] = []
+    known: list[str] = []
+    with requests.Session() as session:
+        while not stop.is_set():
+            while not ids.empty():
+                known.append(ids.get_nowait())
+            started = time.perf_counter()
+            session.get(f"{url}/health", timeout=30).raise_for_status()
+            health.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
+            if known:
+                started = time.perf_counter()
+                session.get(f"{url}/api/v1/submissions/{known[len(known) // 2]}",
+                            timeout=30).raise_for_status()
+                reads.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
+            time.sleep(0.02)
+    found.put((health, reads))
+
+
+def lower_priority(nice: int) -> Callable[[], None]:
+    """A thread initializer giving the calling thread the ``nice`` value (on Linux the nice
+    value belongs to each thread)."""
+    return lambda: os.setpriority(os.PRIO_PROCESS, 0, nice)
+
+
+def burst(url: str, count: int, clients: int, nice: int = 0) -> dict[str, float]:
+    """POST ``count`` submissions without waiting, drain them, and watch the service. The
+    posting threads run at ``nice``: above 0, they stand for students on other machines,
+    who take no CPU from the server."""
+    stop = threading.Event()
     peak = [0]
     ids: list[str] = []
-
-    def prober() -> None:
-        with requests.Session() as session:
-            while not stop.is_set():
-                started = time.perf_counter()
-                session.get(f"{url}/health", timeout=30).raise_for_status()
-                health.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
-                if ids:
-                    started = time.perf_counter()
-                    session.get(f"{url}/api/v1/submissions/{ids[len(ids) // 2]}",
-                                timeout=30).raise_for_status()
-                    reads.append((time.monotonic(), (time.perf_counter() - started) * 1e3))
-                time.sleep(0.02)
+    spawn = multiprocessing.get_context("spawn")
+    probe_stop, probe_ids, probe_found = spawn.Event(), spawn.Queue(), spawn.Queue()
+    prober = spawn.Process(target=probe, args=(url, probe_stop, probe_ids, probe_found))
 
     def watcher() -> None:
         with requests.Session() as session:
@@ -216,13 +243,14 @@ def burst(url: str, count: int, clients: int) -> dict[str, float]:
                 raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
             return answer.json()["id"]
 
-    side = [threading.Thread(target=prober), threading.Thread(target=watcher)]
-    for thread in side:
-        thread.start()
+    watching = threading.Thread(target=watcher)
+    watching.start()
+    prober.start()
     started = time.monotonic()
-    with ThreadPoolExecutor(clients) as pool:
+    with ThreadPoolExecutor(clients, initializer=lower_priority(nice)) as pool:
         for submission_id in pool.map(post, range(count)):
             ids.append(submission_id)
+            probe_ids.put(submission_id)
     accepted_at = time.monotonic()
     accepted = accepted_at - started
     graded = 0
@@ -236,8 +264,10 @@ def burst(url: str, count: int, clients: int) -> dict[str, float]:
         time.sleep(0.2)
     drained = time.monotonic() - started
     stop.set()
-    for thread in side:
-        thread.join()
+    probe_stop.set()
+    health, reads = probe_found.get(timeout=60)
+    prober.join()
+    watching.join()
     with requests.Session() as session:
         final = [session.get(f"{url}/api/v1/submissions/{i}", timeout=30).json()["status"]
                  for i in ids]
@@ -292,6 +322,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--burst-only", action="store_true", help="part 3 alone")
+    parser.add_argument("--client-nice", type=int, default=0, metavar="N",
+                        help="nice value of the burst's posting threads (default 0; 10 leaves "
+                             "the CPU to the server, as clients on other machines would)")
     parser.add_argument("--pin", action="store_true",
                         help="web on CPU 0, workers on CPU 1 (taskset)")
     args = parser.parse_args()
@@ -300,7 +333,8 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, running as uid {os.geteuid()}; load "
           f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}; "
-          + ("web pinned to CPU 0, workers to CPU 1" if args.pin else "nothing pinned"))
+          + ("web pinned to CPU 0, workers to CPU 1" if args.pin else "nothing pinned")
+          + f"; burst clients at nice {args.client_nice}")
     databases = PostgresDatabases(os.environ.get("GDLAB_BENCH_POSTGRES")
                                   or PostgresDatabases().maintenance_url)
     with tempfile.TemporaryDirectory(prefix="gdlab-bench-queue-") as folder_name, \
@@ -324,7 +358,7 @@ def main() -> None:
                 sequential(url, 10)
                 BASELINE[0] = 10
                 offset = (folder / "queue.log").stat().st_size
-                result = burst(url, args.burst, args.clients)
+                result = burst(url, args.burst, args.clients, args.client_nice)
             result["server"] = server_side(folder / "queue.log", offset)
             report_burst(args.burst, result)
             return
@@ -356,7 +390,7 @@ def full_run(args: argparse.Namespace, stack: ExitStack, folder: Path,  # noqa: 
         BASELINE[0] = requests.get(f"{url}/api/v1/submissions?status=graded&page_size=1",
                                    headers=INSTRUCTOR, timeout=30).json()["total"]
         offset = (folder / "queue.log").stat().st_size
-        result = burst(url, args.burst, args.clients)
+        result = burst(url, args.burst, args.clients, args.client_nice)
     result["server"] = server_side(folder / "queue.log", offset)
     added = statistics.median(queued) - statistics.median(embedded)
     print(f"{'queue overhead, p50 of POST->graded (queue - in-process)':<58} "
