@@ -13,11 +13,13 @@ result JSON and packed job bytes of realistic sizes). Then:
 1. in-process: each query of :func:`service.analytics.exercise_analytics`, and all of them;
 2. in-process: each figure drawn from scratch (SVG);
 3. over HTTP, against ``gdlab serve`` on that database: the JSON API, the page's HTML,
-   each figure, and the whole page as a browser loads it (the HTML, then its four figures
-   at once). Asked again while nothing changed, the server answers from the analytics it
-   keeps (one index-only count checks that nothing changed); so the whole page is also
-   timed right after a new submission each time (a deadline rush: the queries run once
-   and the figures whose numbers changed are drawn again).
+   each figure, and the whole page as a browser loads it: with JavaScript, the HTML (its
+   charts are drawn in the browser from the numbers it carries); without, the HTML and
+   then its four figures at once. Asked again while nothing changed, the server answers
+   from the analytics it keeps (one index-only count checks that nothing changed); so the
+   page is also timed right after a new submission each time (a deadline rush: the
+   queries run once, and without JavaScript the figures whose numbers changed are drawn
+   again).
 4. the server's CPU time per request (its process tree's, from /proc): what the page
    costs whatever else runs on the machine.
 
@@ -327,7 +329,12 @@ def bench_http(url: str, repeat: int) -> None:
             for figure in figures:
                 figure.result()
 
-        print(row("HTTP the whole page: HTML, then its 4 figures at once",
+        def page_with_script() -> None:
+            """What a browser running the page's script asks for: the HTML, whose numbers
+            its charts draw (the scripts and styles are static files it keeps)."""
+            checked(lambda: browser.get(page, timeout=60))()
+
+        print(row("HTTP the whole page without JavaScript: HTML + 4 figures",
                   timings(whole_page, repeat)))
         writer = create_engine(url)
 
@@ -346,22 +353,25 @@ def bench_http(url: str, repeat: int) -> None:
                 action()
             return run
 
-        after_change = []
-        for _ in range(repeat):
-            new_submission()
-            started = time.perf_counter()
-            whole_page()
-            after_change.append((time.perf_counter() - started) * 1e3)
-        print(row("HTTP the whole page, each time after a new submission",
-                  sorted(after_change)))
+        for name, load in (("with JavaScript (the HTML)", page_with_script),
+                           ("without JavaScript (+ 4 figures)", whole_page)):
+            after_change = []
+            for _ in range(repeat):
+                new_submission()
+                started = time.perf_counter()
+                load()
+                after_change.append((time.perf_counter() - started) * 1e3)
+            print(row(f"HTTP after each new submission, {name}", sorted(after_change)))
         print(f"{'(server CPU milliseconds per call, load-independent)':<58} {'ms':>9}")
         print(cpu_row("  JSON API", cpu_per_call(pid, checked(lambda: api.get(
             f"{base}/api/v1/analytics/exercises/{EXERCISE}", timeout=60)), repeat)))
         print(cpu_row("  the page's HTML", cpu_per_call(
             pid, checked(lambda: browser.get(page, timeout=60)), repeat)))
-        print(cpu_row("  the whole page (HTML + 4 figures), nothing changed",
+        print(cpu_row("  the whole page without JavaScript (HTML + 4 figures)",
                       cpu_per_call(pid, whole_page, repeat)))
-        print(cpu_row("  the whole page after a new submission (+ the insert)",
+        print(cpu_row("  the page after a new submission, with JavaScript",
+                      cpu_per_call(pid, changed(page_with_script), repeat)))
+        print(cpu_row("  the page after a new submission, without (+ 4 figures)",
                       cpu_per_call(pid, changed(whole_page), repeat)))
         writer.dispose()
         pool.shutdown()

@@ -29,6 +29,7 @@ and names no hidden case.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import functools
@@ -565,6 +566,38 @@ def figure_inputs(analytics: ExerciseAnalytics, name: str) -> tuple[Any, ...]:
         return (periods, tuple((d, tuple(share.get((period, d), 0.0) for period in periods))
                                for d in followed), analytics.bucket)
     raise ValueError(f"unknown analytics plot {name!r}; known: {', '.join(PLOTS)}")
+
+
+def _seconds(moment: dt.datetime) -> int:
+    """Seconds since the epoch of a UTC moment (naive ones, as SQLite gives them, are UTC)."""
+    return calendar.timegm(moment.utctimetuple())
+
+
+def chart_data(analytics: ExerciseAnalytics) -> dict[str, Any]:
+    """What the page's four charts draw in the browser: the numbers of :func:`figure_inputs`
+    (the same as the pictures), as JSON-ready lists; times in seconds since the epoch,
+    shares in percent.
+
+    Examples
+    --------
+    >>> empty = ExerciseAnalytics("gd", 0, 0, None, None, 0, "day", [], [], [], [], [], [])
+    >>> chart_data(empty)["scores"]
+    {'labels': [], 'students': []}
+    """
+    labels, students = figure_inputs(analytics, "scores")
+    cases, shares, hidden = figure_inputs(analytics, "cases")
+    hours, submissions = figure_inputs(analytics, "hourly")
+    periods, followed, bucket = figure_inputs(analytics, "diagnoses")
+    return {
+        "scores": {"labels": list(labels), "students": list(students)},
+        "cases": {"cases": list(cases), "shares": [round(100 * x, 2) for x in shares],
+                  "hidden": list(hidden)},
+        "hourly": {"hours": [_seconds(h) for h in hours], "submissions": list(submissions)},
+        "diagnoses": {"periods": [_seconds(p) for p in periods], "bucket": bucket,
+                      "series": [{"diagnosis": name,
+                                  "shares": [round(100 * x, 2) for x in values]}
+                                 for name, values in followed]},
+    }
 
 
 @functools.lru_cache(maxsize=128)

@@ -63,7 +63,9 @@ def index() -> Any:
 
 @bp.route("/instructor/analytics/<exercise_id>")
 def page(exercise_id: str) -> Any:
-    """An exercise's class analytics: the numbers, the four figures, the tables."""
+    """An exercise's class analytics: the numbers, the four figures, the tables. The
+    figures are drawn by the browser from the numbers in the page (uPlot); their pictures,
+    drawn here on request, are for a browser without JavaScript."""
     if (redirection := _signed_in_instructor()) is not None:
         return redirection
     bucket = _bucket()
@@ -73,7 +75,8 @@ def page(exercise_id: str) -> Any:
         "analytics.html", a=found, title=exercise.title, bucket=bucket,
         exercises=list(services().catalog.exercises.values()),
         plots=plot_links(exercise_id, bucket, "analytics_web.plot"),
-        followed=analytics.top_diagnoses(found), tables=analytics.TABLES)
+        followed=analytics.top_diagnoses(found), tables=analytics.TABLES,
+        charts=analytics.chart_data(found))
 
 
 @bp.route("/instructor/analytics/<exercise_id>/plots/<name>.<fmt>")

@@ -4,6 +4,7 @@
 //   indents, Shift+Tab dedents, Esc then Tab leaves it; the draft is kept in this browser
 // - submitting: the result appears in place, without a page load
 // - a result's picture: replaced by charts of the curves (hover or arrow keys read a step)
+// - the instructors' analytics: the four figures drawn from the numbers in the page
 // Text that comes from a result is put in with textContent only, never as markup.
 "use strict";
 
@@ -207,6 +208,15 @@ function runNote(run) {
   return note;
 }
 
+// An axis as every chart draws it: dark text, light grid.
+function chartAxis(label) {
+  return {
+    label, stroke: COLOURS.text, grid: { stroke: COLOURS.grid, width: 1 },
+    ticks: { stroke: COLOURS.grid }, font: "12px system-ui, sans-serif",
+    labelFont: "13px system-ui, sans-serif",
+  };
+}
+
 // One run's chart: uPlot in `holder`, `readout` saying the values at the cursor.
 function drawRun(holder, readout, run, quantity, log, width) {
   const steps = Math.max(run.reference.length, run.student ? run.student.length : 0);
@@ -253,11 +263,7 @@ function drawRun(holder, readout, run, quantity, log, width) {
     }
     ctx.restore();
   };
-  const axis = (label) => ({
-    label, stroke: COLOURS.text, grid: { stroke: COLOURS.grid, width: 1 },
-    ticks: { stroke: COLOURS.grid }, font: "12px system-ui, sans-serif",
-    labelFont: "13px system-ui, sans-serif",
-  });
+  const axis = chartAxis;
   return new window.uPlot({
     width, height: CHART_HEIGHT,
     scales: { x: { time: false }, y: log ? { distr: 3 } : { distr: 1 } },
@@ -541,3 +547,183 @@ async function enhancePlots(root) {
 
 // a result page's picture: charts of its curves
 enhancePlots(document);
+
+// --- the instructors' analytics page ----------------------------------------------------
+// Its four figures, drawn here from the numbers the page carries (the same numbers as the
+// server's pictures, which stay for a browser without this script, or a chart that fails).
+
+const ANALYTICS_COLOURS = ["#0b57d0", "#a40e26", "#1e7d32", "#8a4b00", "#6a3fa0"];
+const FULL_MARKS = "#1e7d32";
+
+// "2026-12-03 14:00 UTC" (hours) or "2026-12-03" (days, weeks), from epoch seconds.
+function utc(seconds, withHour) {
+  const text = new Date(seconds * 1000).toISOString();
+  return withHour ? text.slice(0, 10) + " " + text.slice(11, 16) + " UTC" : text.slice(0, 10);
+}
+
+// Labels of categories that fit `width` pixels: where they would overlap, every second
+// (or third) one (`fit` "skip"), or each shortened with an ellipsis ("cut"); the readout
+// names each in full.
+function categoryLabels(labels, width, fit) {
+  const space = width / Math.max(1, labels.length), needed = (text) => 7 * text.length + 8;
+  const longest = Math.max(...labels.map(needed));
+  let stride = 1;
+  while (fit === "skip" && longest > space * stride && stride < 3) stride += 1;
+  const chars = Math.max(3, Math.floor((space * stride - 8) / 7));
+  return labels.map((text, i) => (i % stride ? "" : text.length <= chars ? text : text.slice(0, chars - 1) + "…"));
+}
+
+// A time axis's labels in UTC, on whole units only (the numbers are per hour or per day):
+// "17:00" (with "12-03" where the day changes) for hours, "12-03" for days and weeks.
+function timeLabels(splits, hours) {
+  let day = null;
+  return splits.map((seconds) => {
+    if (seconds % (hours ? 3600 : 86400) !== 0) return "";
+    const text = new Date(seconds * 1000).toISOString(), date = text.slice(5, 10);
+    if (!hours) return date;
+    const label = (date !== day ? date + " " : "") + text.slice(11, 16);
+    day = date;
+    return label;
+  });
+}
+
+function plural(count, one, many) {
+  return count + " " + (count === 1 ? one : many);
+}
+
+// Each chart as uPlot wants it: x values, series, how to label the x axis and what the
+// readout says at a point. Null: nothing to draw (the picture says so in words).
+function analyticsChart(name, data) {
+  const bars = (values, colour, label) => ({ label, values, colour, bars: true });
+  if (name === "scores") {
+    const { labels, students } = data.scores;
+    if (!students.some((n) => n > 0)) return null;
+    const last = labels.length - 1;
+    return {
+      x: labels.map((_, i) => i), labels, fit: "skip", xLabel: "best score", yLabel: "students",
+      series: [bars(students.map((n, i) => (i < last ? n : null)), ANALYTICS_COLOURS[0], "below 100"),
+               bars(students.map((n, i) => (i === last ? n : null)), FULL_MARKS, "100")],
+      say: (i) => "best score " + labels[i] + ": " + plural(students[i], "student", "students"),
+    };
+  }
+  if (name === "cases") {
+    const { cases, shares, hidden } = data.cases;
+    if (!cases.length) return null;
+    const names = cases.map((c, i) => c + (hidden[i] ? " (hidden)" : ""));
+    return {
+      x: cases.map((_, i) => i), labels: cases, fit: "cut", xLabel: "case", yLabel: "failed in (% of graded)",
+      series: [bars(shares, ANALYTICS_COLOURS[1], "failed")],
+      say: (i) => names[i] + ": failed in " + shares[i] + " % of the graded submissions",
+    };
+  }
+  if (name === "hourly") {
+    const { hours, submissions } = data.hourly;
+    if (!hours.length) return null;
+    let sum = 0;
+    const total = submissions.map((n) => (sum += n));
+    return {
+      x: hours, time: true, xLabel: "hour (UTC)", yLabel: "submissions", y2Label: "in all",
+      series: [bars(submissions, ANALYTICS_COLOURS[0], "per hour"),
+               { label: "in all", values: total, colour: ANALYTICS_COLOURS[1], scale: "total" }],
+      say: (i) => utc(hours[i], true) + ": " + plural(submissions[i], "submission", "submissions") +
+        ", " + total[i] + " in all",
+    };
+  }
+  const { periods, series, bucket } = data.diagnoses;
+  if (!periods.length || !series.length) return null;
+  return {
+    x: periods, time: true, xLabel: bucket, yLabel: "% of students below 100",
+    series: series.map((s, k) => ({ label: s.diagnosis, values: s.shares,
+                                     colour: ANALYTICS_COLOURS[k % ANALYTICS_COLOURS.length] })),
+    say: (i) => (bucket === "week" ? "week of " : "") + utc(periods[i], false) + ": " +
+      series.map((s) => s.diagnosis + " " + s.shares[i] + " %").join(", "),
+  };
+}
+
+// The uPlot of `chart` in `holder`, `width` pixels wide.
+function drawAnalytics(holder, readout, chart, width) {
+  const categories = chart.labels;
+  const xAxis = { ...chartAxis(chart.xLabel) };
+  if (categories) {
+    xAxis.splits = () => chart.x;
+    xAxis.values = (u) => categoryLabels(categories, u.bbox.width / devicePixelRatio, chart.fit);
+  } else {
+    xAxis.values = (u, splits) => timeLabels(splits, chart.xLabel === "hour (UTC)");
+  }
+  const axes = [xAxis, { ...chartAxis(chart.yLabel), size: 56 }];
+  const scales = {
+    x: categories ? { time: false, range: [-0.6, chart.x.length - 0.4] } : { time: chart.time },
+    y: { range: (u, min, max) => [0, max > 0 ? max * 1.12 : 1] },
+  };
+  if (chart.y2Label) {
+    scales.total = { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] };
+    axes.push({ ...chartAxis(chart.y2Label), scale: "total", side: 1, grid: { show: false }, size: 56 });
+  }
+  if (chart.time && chart.x.length === 1) {
+    const only = chart.x[0], span = chart.xLabel === "hour (UTC)" ? 3600 : 86400;
+    scales.x.range = [only - span, only + span];
+  }
+  const barPaths = window.uPlot.paths && window.uPlot.paths.bars
+    ? window.uPlot.paths.bars({ size: [0.7, 64], align: 0 }) : undefined;
+  const series = [{ label: chart.xLabel }, ...chart.series.map((s) => ({
+    label: s.label, stroke: s.colour, scale: s.scale || "y",
+    ...(s.bars ? { fill: s.colour, width: 0, paths: barPaths, points: { show: false } }
+               : { width: 2, points: { show: true, size: 6, fill: s.colour } }),
+  }))];
+  const options = {
+    width, height: CHART_HEIGHT, scales, axes, series, legend: { show: false },
+    cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+    hooks: {
+      setCursor: [(u) => { if (u.cursor.idx !== null && u.cursor.idx !== undefined) readout.textContent = chart.say(u.cursor.idx); }],
+    },
+  };
+  if (chart.time) options.tzDate = (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC");
+  return new window.uPlot(options, [chart.x, ...chart.series.map((s) => s.values)], holder);
+}
+
+// The picture of `figure`, as the page would show it without this script.
+function analyticsPicture(figure) {
+  return element("img", null, { src: figure.dataset.picture, alt: figure.dataset.label,
+                                width: "704", height: "319", id: "plot-" + figure.dataset.chart });
+}
+
+(function () {
+  const source = document.getElementById("analytics-charts");
+  if (!source) return;
+  const data = JSON.parse(source.textContent);
+  const drawn = [];
+  for (const figure of document.querySelectorAll("figure.analytics-chart")) {
+    const chart = window.uPlot ? analyticsChart(figure.dataset.chart, data) : null;
+    if (!chart) { figure.prepend(analyticsPicture(figure)); continue; }
+    const holder = element("div", null, {
+      class: "chart-area", tabindex: "0", role: "group", id: "chart-" + figure.dataset.chart,
+      "aria-label": figure.dataset.label + " Left and right arrow keys read the values one by one." });
+    const readout = element("p", "Point at the chart, or use the arrow keys on it, to read a value.",
+                            { class: "readout", "aria-live": "polite" });
+    const key = element("p", null, { class: "key", "aria-hidden": "true" });
+    if (chart.series.length > 1) {
+      for (const s of chart.series) {
+        const entry = element("span", s.label, { class: "key-series" });
+        entry.style.setProperty("--key-colour", s.colour);
+        key.append(entry);
+      }
+    }
+    figure.prepend(key, holder, readout);
+    const ref = { current: null };
+    try {
+      ref.current = drawAnalytics(holder, readout, chart, Math.max(200, holder.clientWidth));
+    } catch (error) {
+      key.remove(); holder.remove(); readout.remove();
+      figure.prepend(analyticsPicture(figure));
+      continue;
+    }
+    keyboardCursor(holder, ref);
+    drawn.push({ holder, ref });
+  }
+  let width = document.body.clientWidth;
+  new ResizeObserver(() => {
+    if (document.body.clientWidth === width) return;
+    width = document.body.clientWidth;
+    for (const { holder, ref } of drawn) ref.current.setSize({ width: Math.max(200, holder.clientWidth), height: CHART_HEIGHT });
+  }).observe(document.body);
+})();

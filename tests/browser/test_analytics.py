@@ -1,6 +1,7 @@
 """The class analytics page in a real browser: an instructor goes from the instructors'
-page to an exercise's analytics, sees the numbers, the four figures (loaded, not broken
-images) and the diagnoses; the same page on a phone."""
+page to an exercise's analytics, sees the numbers, the four figures drawn as charts (read
+with the mouse and the keyboard) and the diagnoses, with every request off the gdlab server
+blocked; the same page on a phone; without JavaScript, the figures as pictures."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from playwright.sync_api import expect
 
 from tests.integration.server import INSTRUCTOR_TOKEN, graded, source, submit
 
-from .conftest import PHONE, no_horizontal_scroll, shot, wait_for_image
+from .conftest import PHONE, assert_accessible, no_horizontal_scroll, shot, wait_for_image
+from .test_docs import block_outside
 from .test_instructor import sign_in
 
 
@@ -24,6 +26,7 @@ def test_the_analytics_page(new_context, web_server) -> None:
         graded(submit(web_server, source(path), "adam", student=f"{student}-{tag}"))
 
     context, _ = new_context()
+    blocked = block_outside(context, web_server)
     page = context.new_page()
     page.goto("/login?next=/instructor")
     sign_in(page, INSTRUCTOR_TOKEN)
@@ -40,14 +43,51 @@ def test_the_analytics_page(new_context, web_server) -> None:
     diagnoses = page.locator("#diagnoses tbody tr")
     expect(diagnoses.first).to_contain_text("adam-")
     assert "No diagnosis" not in diagnoses.first.inner_text()
-    for name in ("scores", "diagnoses", "cases", "hourly"):
-        size = wait_for_image(page, f"#plot-{name}")
-        assert size["width"] > 300 and size["height"] > 100, (name, size)
+    for name in ("scores", "diagnoses", "cases", "hourly"):  # drawn here, no picture asked
+        canvas = page.locator(f"#chart-{name} canvas")
+        expect(canvas).to_be_visible()
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, (name, box)
+        expect(page.locator(f"#plot-{name}")).to_have_count(0)
+    # the mouse over the last bar reads it: the students at 100
+    scores = page.locator("#chart-scores")
+    over = scores.locator(".u-over").bounding_box()
+    assert over is not None
+    page.mouse.move(over["x"] + over["width"] - 5, over["y"] + over["height"] / 2)
+    readout = page.locator("#chart-scores + .readout")
+    expect(readout).to_have_text("best score 100: 2 students")
+    # the keyboard reads every bar of the cases, from the first
+    cases = page.locator("#chart-cases")
+    cases.focus()
+    page.keyboard.press("Home")
+    first_case = page.locator("#cases tbody tr").first.locator("td").first.inner_text()
+    expect(page.locator("#chart-cases + .readout")).to_contain_text(first_case)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#chart-cases + .readout")).not_to_contain_text(first_case + ":")
     expect(page.locator("#cases tbody tr")).to_have_count(5)  # every case of adam, by name
     expect(page.locator("#cases")).to_contain_text("hidden")
+    assert_accessible(page)
+    assert blocked == [], f"the page asked for outside addresses: {blocked}"
     shot(page, "analytics")
 
     page.set_viewport_size(PHONE)
     page.reload()
+    expect(page.locator("#chart-hourly canvas")).to_be_visible()
     assert no_horizontal_scroll(page)
     shot(page, "phone-analytics")
+
+
+def test_the_analytics_figures_without_javascript_are_pictures(new_context,
+                                                                web_server) -> None:
+    graded(submit(web_server, source("adam/solution.py"), "adam",
+                  student=f"nojs-{uuid.uuid4().hex[:6]}"))
+    context, _ = new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/login?next=/instructor/analytics/adam")
+    sign_in(page, INSTRUCTOR_TOKEN)
+    assert page.url.endswith("/instructor/analytics/adam")
+    for name in ("scores", "diagnoses", "cases", "hourly"):
+        size = wait_for_image(page, f"#plot-{name}")
+        assert size["width"] > 300 and size["height"] > 100, (name, size)
+    assert_accessible(page)
+    shot(page, "analytics-no-javascript")

@@ -28,6 +28,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -372,9 +374,23 @@ def test_the_page_shows_the_numbers_and_figures(seeded):
     assert "no bias fix" in page and "67 %" in page
     for name in ("scores", "diagnoses", "cases", "hourly"):
         src = f"/instructor/analytics/adam/plots/{name}.svg"
-        assert f'src="{src}"' in page
+        assert f'src="{src}"' in page  # the picture, for a browser without JavaScript
         figure = client.get(src)
         assert figure.status_code == 200 and figure.mimetype == "image/svg+xml"
+    # what the charts draw in the browser: the API's numbers, carried by the page
+    charts = json.loads(re.search(r'<script type="application/json" id="analytics-charts">'
+                                  r"(.*?)</script>", page, re.S).group(1))
+    body = analytics_of(seeded)
+    assert charts["scores"] == {"labels": [b["label"] for b in body["histogram"]],
+                                "students": [b["students"] for b in body["histogram"]]}
+    assert charts["cases"]["cases"] == [c["case"] for c in body["cases"]]
+    assert charts["cases"]["shares"] == [round(100 * c["share"], 2) for c in body["cases"]]
+    assert charts["cases"]["hidden"] == [not c["visible"] for c in body["cases"]]
+    assert sum(charts["hourly"]["submissions"]) == body["submissions"] == 18
+    assert [dt.datetime.fromtimestamp(h, dt.UTC) for h in charts["hourly"]["hours"]] == [
+        dt.datetime.fromisoformat(h["hour"]).replace(tzinfo=dt.UTC) for h in body["hourly"]]
+    followed = {s["diagnosis"]: s["shares"] for s in charts["diagnoses"]["series"]}
+    assert "adam-no-bias-correction" in followed and charts["diagnoses"]["bucket"] == "day"
     table = client.get("/instructor/analytics/adam/cases.csv")
     assert csv_rows(table)[0]["case"] == "bowl"
     # the form without JavaScript: the chosen exercise and period
