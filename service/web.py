@@ -225,9 +225,14 @@ def submission_curves(public_id: str) -> Response:
     """A submission's visible loss curves as data, for the page's interactive chart (seen
     as the signed-in browser may see it, like its plot)."""
     try:
-        return jsonify(ops.submission_curves(services(), web_caller(), public_id))
+        curves = ops.submission_curves(services(), web_caller(), public_id)
     except ApiError as error:
         _abort(error)
+    # a graded submission's curves never change: kept by the browser, like its plot
+    response = jsonify(curves)
+    response.add_etag()
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response.make_conditional(request)
 
 
 def _plot_alt(result: dict[str, Any]) -> str:

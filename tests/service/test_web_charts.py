@@ -78,6 +78,18 @@ def test_a_correct_solution_has_no_first_difference(app) -> None:
         assert run["student"] == run["reference"]
 
 
+def test_the_curves_are_kept_by_the_browser_and_asked_again_conditionally(app) -> None:
+    author, location = graded(app, SOLUTION)
+    first = author.get(location + "/curves.json", headers=JSON)
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "private, max-age=86400"
+    again = author.get(location + "/curves.json",
+                       headers={**JSON, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    stale = author.get(location + "/curves.json", headers={**JSON, "If-None-Match": '"x"'})
+    assert stale.status_code == 200 and stale.get_json() == first.get_json()
+
+
 def test_a_run_that_blows_up_gives_json_without_nan(app) -> None:
     author, location = graded(app, BLOWS_UP)
     answer = author.get(location + "/curves.json", headers=JSON)
