@@ -43,6 +43,7 @@ from tests.integration.server import (
     INSTRUCTOR_TOKEN,
     SOLUTION,
     GdlabServer,
+    WorkerProcess,
     alive,
     bearer,
     descendants,
@@ -61,54 +62,6 @@ SLOW = ("import time\n_slept = []\n\n"
         "def update(params, grad, lr, state, **hyper):\n"
         "    if not _slept:\n        _slept.append(True)\n        time.sleep(2)\n"
         "    return params - lr * grad\n")
-
-
-class WorkerProcess:
-    """One ``gdlab worker`` subprocess (its own session, its output in a file)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, cwd: Path) -> None:
-        self.env, self.log_path, self.cwd = env, log_path, cwd
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        """The worker's pid."""
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> WorkerProcess:
-        """Start ``gdlab worker``."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(gdlab_command()), "worker"], env=self.env, cwd=self.cwd,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL the worker alone, as a crash would (its runner dies with it)."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        """SIGTERM (RQ's warm shutdown), then whatever is left of its session."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process = None
-
-    def log(self) -> str:
-        """What it printed."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @dataclass
