@@ -62,7 +62,7 @@ def test_the_limits_are_those_in_force(make_app):
     assert body["reference"]["max_epochs"] == 500
     assert body["sandbox"] == SandboxLimits().to_dict()
     assert body["service"] == {"rate_limit": "off", "max_request_bytes": 12345,
-                               "max_page_size": 7}
+                               "max_page_size": 7, "accepting_at_once": 1}
     assert body["student_auth"] == "required"
 
 
