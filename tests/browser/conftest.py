@@ -124,17 +124,16 @@ def dialogs_of(page: Page) -> list[str]:
     return WATCHED[page].dialogs
 
 
-@pytest.fixture
-def new_context(browser: Browser, web_server: GdlabServer
-                ) -> Iterator[Callable[..., tuple[BrowserContext, Watched]]]:
-    """Make a browser context of the server (``new_context(**options)``: Playwright's
-    options, e.g. ``java_script_enabled=False``); closed after the test, which fails if
-    one of its pages had an error it did not expect."""
+def watched_contexts(browser: Browser, base: str
+                     ) -> Iterator[Callable[..., tuple[BrowserContext, Watched]]]:
+    """Yield a maker of browser contexts of the server at ``base`` (Playwright's options,
+    e.g. ``java_script_enabled=False``); at the end, close them all and fail if one of their
+    pages had an error it did not expect. (The body of the context fixtures.)"""
     made: list[tuple[BrowserContext, Watched]] = []
 
     def make(**options) -> tuple[BrowserContext, Watched]:  # type: ignore[no-untyped-def]
         options.setdefault("viewport", LAPTOP)
-        context = browser.new_context(base_url=web_server.base, **options)
+        context = browser.new_context(base_url=base, **options)
         watched = Watched()
         context.on("page", lambda page: watch(page, watched))
         made.append((context, watched))
@@ -147,6 +146,15 @@ def new_context(browser: Browser, web_server: GdlabServer
             WATCHED.pop(page, None)
         context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def new_context(browser: Browser, web_server: GdlabServer
+                ) -> Iterator[Callable[..., tuple[BrowserContext, Watched]]]:
+    """Make a browser context of the server (``new_context(**options)``: Playwright's
+    options, e.g. ``java_script_enabled=False``); closed after the test, which fails if
+    one of its pages had an error it did not expect."""
+    yield from watched_contexts(browser, web_server.base)
 
 
 @pytest.fixture

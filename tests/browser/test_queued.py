@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from tests.integration.server import SOLUTION, GdlabServer, WorkerProcess, source
 from tests.redis_server import RedisServer
 
-from .conftest import LAPTOP, Watched, paste, shot, watch
+from .conftest import Watched, paste, shot, watched_contexts
 
 #: Milliseconds a page may take to show a grade once a worker runs (it starts its sandbox).
 GRADED_MS = 60_000
@@ -61,30 +61,15 @@ def start_worker(queued_server: tuple[GdlabServer, dict[str, str]],
 
 @pytest.fixture
 def queued_context(browser: Browser, queued_server: tuple[GdlabServer, dict[str, str]]
-                   ) -> Iterator[Callable[..., BrowserContext]]:
-    """Browser contexts of the queued server (Playwright's options); the test fails if one
-    of their pages had an error it did not expect."""
-    server, _ = queued_server
-    made: list[tuple[BrowserContext, Watched]] = []
-
-    def make(**options) -> BrowserContext:  # type: ignore[no-untyped-def]
-        context = browser.new_context(base_url=server.base, viewport=LAPTOP, **options)
-        watched = Watched()
-        context.on("page", lambda page: watch(page, watched))
-        made.append((context, watched))
-        return context
-
-    yield make
-    problems = [problem for _, watched in made for problem in watched.errors]
-    for context, _ in made:
-        context.close()
-    assert not problems, "\n".join(problems)
+                   ) -> Iterator[Callable[..., tuple[BrowserContext, Watched]]]:
+    """Browser contexts of the queued server, watched as ``new_context``'s are."""
+    yield from watched_contexts(browser, queued_server[0].base)
 
 
 def test_a_queued_submission_is_filled_in_where_the_student_is(
-        queued_context: Callable[..., BrowserContext],
+        queued_context: Callable[..., tuple[BrowserContext, Watched]],
         start_worker: Callable[[], WorkerProcess]) -> None:
-    page = queued_context().new_page()
+    page = queued_context()[0].new_page()
     page.goto("/exercises/gd")
     paste(page, source(SOLUTION))
     page.get_by_role("button", name="Submit").click()
@@ -99,9 +84,9 @@ def test_a_queued_submission_is_filled_in_where_the_student_is(
 
 
 def test_without_javascript_the_result_page_looks_again_until_graded(
-        queued_context: Callable[..., BrowserContext],
+        queued_context: Callable[..., tuple[BrowserContext, Watched]],
         start_worker: Callable[[], WorkerProcess]) -> None:
-    page = queued_context(java_script_enabled=False).new_page()
+    page = queued_context(java_script_enabled=False)[0].new_page()
     page.goto("/exercises/gd")
     page.locator("#code").fill(source(SOLUTION))
     page.get_by_role("button", name="Submit").click()
