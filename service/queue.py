@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -35,6 +36,7 @@ from typing import Any
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select, update
 
 from service.config import Config
@@ -348,12 +350,41 @@ def _enqueue_missing(db: Database, queue: Queue, now: dt.datetime, *, job_timeou
             select(Submission.id, Submission.attempts)
             .where(Submission.status == "queued", Submission.queued_at < cutoff)
             .order_by(Submission.queued_at)).all()
+    alive: set[str] | None = None
     for submission_id, attempts in rows:
-        status = _job_status(queue, job_id(submission_id, attempts + 1))
+        job = _job(queue, job_id(submission_id, attempts + 1))
+        status = None if job is None else job.get_status(refresh=False)
+        if status == JobStatus.STARTED:
+            if alive is None:
+                alive = {info.name for info in live_workers(queue.connection, queue.name)}
+            if not _held_by_a_dead_worker(job.worker_name, alive):
+                continue
+            # RQ gave it to a worker that died before it could mark the submission as
+            # grading: RQ would only fail it after its timeout and a maintenance round
+            StartedJobRegistry(queue=queue).remove_executions(job)
+            status = None
         if status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED) \
                 and _still_queued(db, submission_id, attempts):
             enqueue(queue, submission_id, attempts + 1, job_timeout)
             done.enqueued.append(submission_id)
+
+
+def _held_by_a_dead_worker(worker_name: str | None, alive: set[str]) -> bool:
+    """Whether the RQ worker ``worker_name`` of a started job is a gdlab worker no longer
+    alive (its RQ name is the worker's, or the worker's and ``.N`` after a Redis failure).
+
+    Examples
+    --------
+    >>> _held_by_a_dead_worker("host.example:7:ab12cd.2", {"host.example:7:ab12cd"})
+    False
+    >>> _held_by_a_dead_worker("host.example:7:ab12cd", {"other:8:ef34ab"})
+    True
+    >>> _held_by_a_dead_worker(None, set())  # not known: left to RQ
+    False
+    """
+    if not worker_name:
+        return False
+    return re.sub(r"\.\d+$", "", worker_name) not in alive
 
 
 def _still_queued(db: Database, submission_id: int, attempts: int) -> bool:
@@ -364,10 +395,9 @@ def _still_queued(db: Database, submission_id: int, attempts: int) -> bool:
         return row is not None and row.status == "queued" and row.attempts == attempts
 
 
-def _job_status(queue: Queue, ident: str) -> JobStatus | None:
-    job = Job.fetch(ident, connection=queue.connection) if Job.exists(
+def _job(queue: Queue, ident: str) -> Job | None:
+    return Job.fetch(ident, connection=queue.connection) if Job.exists(
         ident, queue.connection) else None
-    return None if job is None else job.get_status(refresh=False)
 
 
 def _take_back_orphans(db: Database, queue: Queue, now: dt.datetime, *, max_attempts: int,

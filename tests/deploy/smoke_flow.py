@@ -113,6 +113,11 @@ def drain(url: str, state: Path) -> None:
         left = [i for i, s in statuses.items() if s["status"] != "graded"]
         if left:
             time.sleep(1)
+    if left:  # say what became of them, for whoever reads the failure
+        for i in left:
+            print(requests.get(f"{url}/api/v1/submissions/{i}", timeout=10,
+                               headers=_instructor()).text[:2000])
+        print(requests.get(f"{url}/api/v1/queue", timeout=10, headers=_instructor()).text)
     check(not left, f"every one of the {len(ids)} queued submissions was graded "
                     f"({len(left)} left)")
     scores = {requests.get(f"{url}/api/v1/submissions/{i}", timeout=10).json()["score"]

@@ -18,6 +18,9 @@ from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select, update
 
 from grader.limits import ServiceLimits
@@ -257,6 +260,35 @@ def test_the_reconciler_enqueues_what_redis_lost(queued_app: Flask,
     assert jobs.position(state.queue, stored) == 1
     # and once more changes nothing: the job is there
     assert jobs.reconcile(state.db, state.queue, 3, 60, now=later).enqueued == []
+
+
+def test_the_reconciler_enqueues_a_job_rq_gave_to_a_worker_that_died_at_once(
+        queued_app: Flask) -> None:
+    state = services_of(queued_app)
+    queue = state.queue
+    body = post_async(queued_app.test_client()).get_json()
+    stored = row(queued_app, body["id"])
+    ident = jobs.job_id(stored.id, 1)
+    # a worker takes the job from RQ and is killed before it marks the submission grading
+    job = Job.fetch(ident, connection=queue.connection)
+    queue.remove(job)
+    taker = SimpleWorker([queue], connection=queue.connection, name="deadhost:7:ab12cd")
+    taker.prepare_execution(job)  # what RQ's worker does before the job's function runs
+    taker.prepare_job_execution(job)
+    assert ident in StartedJobRegistry(queue=queue).get_job_ids()
+    assert job.get_status() == JobStatus.STARTED and row(queued_app, body["id"]).attempts == 0
+    later = utcnow() + dt.timedelta(seconds=jobs.QUEUED_GRACE + 1)
+    # while that worker is alive, its job is its own
+    living = jobs.WorkerInfo("deadhost:7:ab12cd", "deadhost", 7, 0.0)
+    jobs.write_heartbeat(queue.connection, queue.name, living)
+    assert jobs.reconcile(state.db, queue, 3, 60, now=later).enqueued == []
+    # once its heartbeat is gone, the job is queued again, and RQ no longer counts it started
+    queue.connection.delete(jobs._heartbeat_prefix(queue.name) + living.name)
+    assert jobs.reconcile(state.db, queue, 3, 60, now=later).enqueued == [stored.id]
+    assert Job.fetch(ident, connection=queue.connection).get_status() == JobStatus.QUEUED
+    assert ident in queue.job_ids
+    assert ident not in StartedJobRegistry(queue=queue).get_job_ids()
+    assert store.grade_stored(state, stored.id, "w") == "graded"
 
 
 def test_the_reconciler_takes_back_what_a_dead_worker_held(queued_app: Flask) -> None:
